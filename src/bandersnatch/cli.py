@@ -1,0 +1,140 @@
+"""The ``bandersnatch`` command line: argparse, logging, and exceptions -> exit codes.
+
+Exit codes (documented in docs/cli.md):
+
+    0  success
+    1  the run finished but some projects failed (they are retried on the next run)
+    2  config or usage error (nothing was changed)
+    3  the mirror is locked by another run
+    4  the run could not proceed (upstream unreachable, storage or state error)
+    5  stopped by SIGINT/SIGTERM; progress saved, the next run resumes
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.config
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from . import __version__
+from .commands import mirror
+from .config import Config, load, write_default
+from .errors import (
+    BandersnatchError,
+    ConfigError,
+    ConfigFileMissing,
+    Interrupted,
+    MirrorLocked,
+)
+from .models import SyncReport
+
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_LOCKED, EXIT_FATAL, EXIT_INTERRUPTED = range(6)
+DEFAULT_CONFIG = "/etc/bandersnatch.conf"
+
+log = logging.getLogger("bandersnatch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bandersnatch", description="Mirror the Python Package Index (or part of it)."
+    )
+    parser.add_argument(
+        "-c", "--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
+    )
+    parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    parser.add_argument("--version", action="version", version=f"bandersnatch {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    mirror = commands.add_parser("mirror", help="bring the mirror up to date with upstream")
+    mirror.add_argument(
+        "--force-check",
+        action="store_true",
+        help="check every project upstream lists, not just what changed since the last run",
+    )
+    return parser
+
+
+def setup_logging(debug: bool, log_config: Path | None) -> None:
+    if log_config is not None:
+        logging.config.fileConfig(log_config, disable_existing_loggers=False)
+        return
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    if not debug:
+        logging.getLogger("urllib3").setLevel(logging.WARNING)
+        logging.getLogger("filelock").setLevel(logging.WARNING)
+
+
+def load_config(path: Path) -> Config:
+    if not path.exists():
+        raise ConfigFileMissing(str(path), write_default(path))
+    return load(path)
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning(
+            "%s received: finishing in-flight work and saving progress (again to abort)",
+            signal.Signals(signum).name,
+        )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def summarize(report: SyncReport) -> int:
+    for failure in report.failures:
+        log.error("failed: %s: %s", failure.name, failure.reason)
+    log.info(
+        "summary: %d projects synced, %d removed, %d files downloaded (%d bytes), "
+        "%d projects failed, %.1f seconds",
+        report.projects_synced,
+        report.projects_removed,
+        report.files_downloaded,
+        report.bytes_downloaded,
+        len(report.failures),
+        report.seconds,
+    )
+    return EXIT_PARTIAL if report.failures else EXIT_OK
+
+
+def dispatch(args: argparse.Namespace, config: Config) -> int:
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    report = mirror.run(config, force_check=args.force_check, stop=stop)
+    return summarize(report)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(Path(args.config))
+        setup_logging(args.debug, config.mirror.log_config)
+        return dispatch(args, config)
+    except (ConfigError, ConfigFileMissing) as exc:
+        print(f"bandersnatch: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except MirrorLocked as exc:
+        print(f"bandersnatch: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except Interrupted as exc:
+        print(f"bandersnatch: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("bandersnatch: aborted; the next run resumes from the saved todo", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BandersnatchError as exc:
+        print(f"bandersnatch: error: {exc}", file=sys.stderr)
+        return EXIT_FATAL

@@ -1,0 +1,157 @@
+"""Frozen records that flow between the layers.
+
+Upstream documents are parsed into these at the edge (``upstream/``); planning, filters,
+pages and the syncer only ever see these records, never raw dicts.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NewType
+
+from packaging.utils import canonicalize_name
+
+ProjectName = NewType("ProjectName", str)
+"""A project name normalized with ``packaging.utils.canonicalize_name``."""
+
+
+def normalize(name: str) -> ProjectName:
+    """Normalize a display name once, at intake (PEP 503)."""
+    return ProjectName(canonicalize_name(name))
+
+
+class SimpleFormat(enum.Enum):
+    """Which simple-page formats the mirror publishes (``[mirror] simple-format``)."""
+
+    ALL = "ALL"
+    HTML = "HTML"
+    JSON = "JSON"
+
+    @property
+    def html(self) -> bool:
+        return self in (SimpleFormat.ALL, SimpleFormat.HTML)
+
+    @property
+    def json(self) -> bool:
+        return self in (SimpleFormat.ALL, SimpleFormat.JSON)
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    """One distribution file as upstream describes it.
+
+    ``path`` is the file's location relative to ``web/packages/``, already checked to be
+    safe (see ``paths.packages_path``).
+    """
+
+    filename: str
+    url: str
+    path: str
+    version: str
+    size: int
+    sha256: str
+    digests: Mapping[str, str] = field(default_factory=dict)
+    packagetype: str = ""
+    python_version: str = ""
+    requires_python: str | None = None
+    yanked: bool = False
+    yanked_reason: str | None = None
+    upload_time: str | None = None
+    core_metadata_sha256: str | None = None
+    """Set when upstream offers a PEP 658 ``.metadata`` file; the sha256 of its bytes."""
+
+    @property
+    def metadata_path(self) -> str:
+        return self.path + ".metadata"
+
+    @property
+    def metadata_url(self) -> str:
+        return self.url + ".metadata"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project's upstream metadata at one serial."""
+
+    name: ProjectName
+    display_name: str
+    serial: int
+    versions: tuple[str, ...]
+    files: tuple[ReleaseFile, ...]
+    json_document: bytes | None = None
+    """The upstream JSON API document, kept opaque for ``[mirror] json = true``."""
+    refused: tuple[tuple[str, str], ...] = ()
+    """(filename, reason) for files the upstream listed but that were refused as unsafe."""
+
+
+@dataclass(frozen=True)
+class PageFile:
+    """A file as a simple page lists it: only files that are actually stored."""
+
+    file: ReleaseFile
+    metadata_stored: bool
+
+
+@dataclass(frozen=True)
+class SimplePage:
+    """Everything a project's simple pages are rendered from."""
+
+    name: ProjectName
+    display_name: str
+    serial: int
+    versions: tuple[str, ...]
+    files: tuple[PageFile, ...]
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One project in the root index."""
+
+    name: ProjectName
+    display_name: str
+    serial: int
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """What a run will do: the serial it aims for and the projects to sync."""
+
+    target_serial: int
+    projects: Mapping[ProjectName, int]
+    """Project -> the serial upstream promised for it (0 when unknown)."""
+
+
+@dataclass(frozen=True)
+class ProjectFailure:
+    name: ProjectName
+    reason: str
+
+
+@dataclass(frozen=True)
+class ProjectResult:
+    """What syncing one project achieved; workers hand these back to the main thread."""
+
+    name: ProjectName
+    display_name: str
+    serial: int
+    files_downloaded: int = 0
+    bytes_downloaded: int = 0
+    failure: str | None = None
+    removed: bool = False
+    """True when upstream no longer has the project and it was removed (or never existed)."""
+    written: tuple[str, ...] = ()
+    """Mirror-relative paths this sync wrote (for ``diff-file``)."""
+    published: bool = False
+    """True when the project's pages were (re)written, even if some files failed."""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    projects_synced: int
+    projects_removed: int
+    files_downloaded: int
+    bytes_downloaded: int
+    failures: tuple[ProjectFailure, ...]
+    seconds: float

@@ -1,0 +1,86 @@
+"""Where things live in the mirror, and the checks that keep upstream data inside it.
+
+Pure functions over strings. Every path derived from upstream data (file URLs, filenames,
+project names) goes through here before anything touches storage.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urlsplit
+
+from .errors import UnsafePath
+from .models import ProjectName
+
+_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+_MAX_SEGMENT = 255
+
+
+def check_segment(segment: str, what: str) -> None:
+    """Refuse a path segment that is empty, a dot name, or carries separators/controls."""
+    if segment in ("", ".", ".."):
+        raise UnsafePath(segment, f"{what} is empty or a dot segment")
+    if "/" in segment or "\\" in segment:
+        raise UnsafePath(segment, f"{what} contains a path separator")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in segment):
+        raise UnsafePath(segment.encode("unicode_escape").decode(), f"{what} has a control char")
+    if len(segment.encode("utf-8", "surrogatepass")) > _MAX_SEGMENT:
+        raise UnsafePath(segment[:40] + "...", f"{what} is longer than {_MAX_SEGMENT} bytes")
+
+
+def check_filename(filename: str) -> None:
+    """A distribution filename must be one plain, visible path segment."""
+    check_segment(filename, "filename")
+    if filename.startswith("."):
+        raise UnsafePath(filename, "filename starts with a dot")
+
+
+def packages_path(url: str, filename: str) -> str:
+    """Map an upstream file URL to its path relative to ``web/packages/``.
+
+    PyPI's files live at ``.../packages/<aa>/<bb>/<rest>/<filename>``; the part after the
+    first ``/packages/`` segment is kept, percent-decoded, and every segment checked. The
+    last segment must be the advertised filename.
+    """
+    check_filename(filename)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UnsafePath(url, "file URL is not an absolute http(s) URL")
+    segments = parts.path.split("/")
+    try:
+        start = segments.index("packages") + 1
+    except ValueError:
+        raise UnsafePath(url, "file URL has no /packages/ segment") from None
+    rel = [unquote(s) for s in segments[start:]]
+    if len(rel) < 2:
+        raise UnsafePath(url, "file URL has nothing below /packages/")
+    for seg in rel:
+        check_segment(seg, "URL path segment")
+    if rel[-1] != filename:
+        raise UnsafePath(url, f"URL does not end in the filename {filename!r}")
+    return "/".join(rel)
+
+
+def check_project_name(name: ProjectName) -> None:
+    """A normalized project name must be a safe single directory name."""
+    if not _NAME_RE.match(name):
+        raise UnsafePath(name, "not a valid normalized project name")
+
+
+def simple_dir(name: ProjectName, hash_index: bool) -> str:
+    """The directory (relative to the mirror root) holding a project's simple pages."""
+    check_project_name(name)
+    if hash_index:
+        return f"web/simple/{name[0]}/{name}"
+    return f"web/simple/{name}"
+
+
+def package_file(path: str) -> str:
+    """A stored file's location relative to the mirror root."""
+    return f"web/packages/{path}"
+
+
+def json_paths(name: ProjectName) -> tuple[str, str]:
+    """``web/json/<name>`` and its alias ``web/pypi/<name>/json`` (``json = true``)."""
+    check_project_name(name)
+    return f"web/json/{name}", f"web/pypi/{name}/json"

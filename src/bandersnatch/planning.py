@@ -1,0 +1,48 @@
+"""Pure planning: (status, saved todo, journal, upstream changes, filters) -> SyncPlan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from .models import ProjectName, SyncPlan
+
+NameFilter = Callable[[ProjectName], bool]
+
+
+def collect_changes(
+    rows: Iterable[tuple[ProjectName, str, int]], base: int
+) -> tuple[dict[ProjectName, int], int]:
+    """Changelog rows -> ({project: newest serial}, newest serial seen or ``base``)."""
+    changes: dict[ProjectName, int] = {}
+    target = base
+    for name, _action, serial in rows:
+        changes[name] = max(serial, changes.get(name, 0))
+        target = max(target, serial)
+    return changes, target
+
+
+def make_plan(
+    target: int,
+    changes: Mapping[ProjectName, int],
+    saved: Mapping[ProjectName, int],
+    finished: Mapping[ProjectName, int],
+    accept: NameFilter,
+) -> SyncPlan:
+    """Everything still owed from a saved todo plus everything that changed upstream.
+
+    ``finished`` holds projects a previous, interrupted run already completed (with the
+    serial it reached); they are skipped unless upstream has changed them again since.
+    A project's serial is the highest any source promised. The target stays the serial
+    the feed was read at, even if some project is newer: status must never skip a change.
+    """
+    projects: dict[ProjectName, int] = {}
+    for name, serial in saved.items():
+        if finished.get(name, -1) >= serial:
+            continue
+        projects[name] = serial
+    for name, serial in changes.items():
+        if finished.get(name, -1) >= serial and name not in projects:
+            continue
+        projects[name] = max(serial, projects.get(name, 0))
+    kept = {name: serial for name, serial in projects.items() if accept(name)}
+    return SyncPlan(target_serial=target, projects=kept)

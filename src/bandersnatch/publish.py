@@ -1,0 +1,101 @@
+"""Publishing to storage: project pages, JSON API copies and the root index.
+
+Every write is atomic through the storage interface; callers publish in the order files,
+``.metadata``, project pages, root index, so a page never links a file that is not stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .models import IndexEntry, ProjectName, SimpleFormat, SimplePage
+from .pages import (
+    PageOptions,
+    render_project_html,
+    render_project_json,
+    render_root_html,
+    render_root_json,
+)
+from .paths import json_paths, simple_dir
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Publisher:
+    storage: Storage
+    simple_format: SimpleFormat
+    hash_index: bool
+    options: PageOptions
+    json_enabled: bool = False
+    cleanup_legacy: bool = False
+
+    def project_pages(self, page: SimplePage) -> list[str]:
+        """Write a project's simple pages; returns the paths written."""
+        base = simple_dir(page.name, self.hash_index)
+        written = []
+        if self.simple_format.html:
+            html = render_project_html(page, self.options).encode("utf-8")
+            for leaf in ("index.html", "index.v1_html"):
+                self.storage.write_bytes(f"{base}/{leaf}", html)
+                written.append(f"{base}/{leaf}")
+        else:
+            for leaf in ("index.html", "index.v1_html"):
+                self.storage.delete(f"{base}/{leaf}")
+        if self.simple_format.json:
+            body = render_project_json(page, self.options).encode("utf-8")
+            self.storage.write_bytes(f"{base}/index.v1_json", body)
+            written.append(f"{base}/index.v1_json")
+        else:
+            self.storage.delete(f"{base}/index.v1_json")
+        if self.cleanup_legacy and page.display_name.lower() != page.name:
+            self._remove_legacy_dir(page.display_name)
+        return written
+
+    def json_document(self, name: ProjectName, document: bytes) -> list[str]:
+        """``web/json/<name>`` and the ``web/pypi/<name>/json`` link to it."""
+        path, alias = json_paths(name)
+        self.storage.write_bytes(path, document)
+        self.storage.symlink(alias, path)
+        return [path, alias]
+
+    def remove_project(self, name: ProjectName) -> None:
+        """Remove a project's pages and JSON copies (not its files)."""
+        base = simple_dir(name, self.hash_index)
+        for leaf in ("index.html", "index.v1_html", "index.v1_json"):
+            self.storage.delete(f"{base}/{leaf}")
+        self.storage.remove_empty_dirs(base, "web/simple")
+        path, alias = json_paths(name)
+        self.storage.delete(path)
+        self.storage.delete(alias)
+        self.storage.remove_empty_dirs(alias.rsplit("/", 1)[0], "web/pypi")
+
+    def root_index(self, entries: Iterable[IndexEntry], serial: int) -> list[str]:
+        listed = sorted(entries, key=lambda e: e.name)
+        written = []
+        if self.simple_format.html:
+            html = render_root_html(listed).encode("utf-8")
+            for leaf in ("index.html", "index.v1_html"):
+                self.storage.write_bytes(f"web/simple/{leaf}", html)
+                written.append(f"web/simple/{leaf}")
+        if self.simple_format.json:
+            body = render_root_json(listed, serial).encode("utf-8")
+            self.storage.write_bytes("web/simple/index.v1_json", body)
+            written.append("web/simple/index.v1_json")
+        return written
+
+    def _remove_legacy_dir(self, display_name: str) -> None:
+        """``cleanup = true``: drop a pre-normalization ``web/simple/<Display.Name>/``.
+
+        Only called when the names differ beyond case, so a case-insensitive filesystem
+        never sees this delete the project's own directory."""
+        if "/" in display_name or display_name.startswith("."):
+            return
+        legacy = f"web/simple/{display_name}"
+        for leaf in self.storage.list_dir(legacy):
+            self.storage.delete(f"{legacy}/{leaf}")
+        self.storage.remove_empty_dirs(legacy, "web/simple")
+        log.debug("removed legacy directory %s", legacy)

@@ -1,0 +1,89 @@
+"""Builds the parts a command needs from a Config: storage, sessions, clients, syncer.
+
+Shared by every command so that commands stay wiring only and never import each other.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from . import filters
+from .config import Config
+from .pages import PageOptions
+from .publish import Publisher
+from .state import MirrorState
+from .storage import Storage, open_storage
+from .syncer import Syncer, SyncOptions
+from .upstream.changelog import ChangelogClient
+from .upstream.download import Downloader
+from .upstream.metadata import MetadataClient
+from .upstream.session import RetryPolicy, SessionFactory
+
+
+@dataclass
+class Runtime:
+    config: Config
+    storage: Storage
+    state: MirrorState
+    sessions: SessionFactory
+    policy: RetryPolicy
+    publisher: Publisher
+
+    @classmethod
+    def build(cls, config: Config) -> Runtime:
+        m = config.mirror
+        storage = open_storage(m.storage_backend, m.directory)
+        root_uri = m.root_uri
+        options = PageOptions(
+            root_uri=root_uri, digest_name=m.digest_name, link_upstream=not m.release_files
+        )
+        publisher = Publisher(
+            storage=storage,
+            simple_format=m.simple_format,
+            hash_index=m.hash_index,
+            options=options,
+            json_enabled=m.json,
+            cleanup_legacy=m.cleanup,
+        )
+        return cls(
+            config=config,
+            storage=storage,
+            state=MirrorState(storage),
+            sessions=SessionFactory(m.timeout, m.proxy),
+            policy=RetryPolicy(retries=m.retries, backoff=m.retry_backoff),
+            publisher=publisher,
+        )
+
+    def changelog(self) -> ChangelogClient:
+        m = self.config.mirror
+        return ChangelogClient(self.sessions.new(), m.master, m.timeout, self.policy)
+
+    def syncer(self, stop: threading.Event) -> Syncer:
+        m = self.config.mirror
+        metadata = MetadataClient(m.master, m.timeout, self.policy, cache_bust=m.cache_bust)
+        downloader = Downloader(
+            timeout=m.timeout,
+            global_timeout=m.global_timeout,
+            policy=self.policy,
+            download_mirror=m.download_mirror,
+            mirror_only=m.download_mirror_no_fallback,
+        )
+        options = SyncOptions(
+            workers=m.workers,
+            release_files=m.release_files,
+            core_metadata=m.core_metadata and m.release_files,
+            compare_method=m.compare_method,
+            json_enabled=m.json,
+            stop_on_error=m.stop_on_error,
+        )
+        return Syncer(
+            self.sessions,
+            self.storage,
+            metadata,
+            downloader,
+            self.publisher,
+            options,
+            project_filter=filters.project_filter(self.config.filters),
+            stop=stop,
+        )

@@ -1,0 +1,243 @@
+"""The mirror's own state: lock, generation, status, todo, progress journal, project ledger.
+
+Layout (compatible with pypa/bandersnatch, plus two files of our own)::
+
+    <directory>/.lock         held for the whole run
+    <directory>/generation    layout version ("5")
+    <directory>/status        last serial the whole mirror reached
+    <directory>/todo          target serial, then "name serial" lines (only while incomplete)
+    <directory>/todo.progress append-only journal of projects finished since todo was written
+    <directory>/projects      ledger: "name<TAB>serial<TAB>display name" for every project
+
+The journal lets a run record progress with one appended line per project instead of
+rewriting the whole todo (no quadratic I/O on a first sync). The ledger is what the root
+index is rendered from, so no run has to scan the project directories.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import filelock
+
+from .errors import MirrorLocked, StateError
+from .models import IndexEntry, ProjectName, normalize
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+GENERATION = 5
+STATUS, TODO, PROGRESS, LEDGER, GENERATION_FILE = (
+    "status",
+    "todo",
+    "todo.progress",
+    "projects",
+    "generation",
+)
+LAST_MODIFIED = "web/last-modified"
+
+
+@contextmanager
+def mirror_lock(directory: Path) -> Iterator[None]:
+    """Hold ``<directory>/.lock`` for the whole block, or raise MirrorLocked at once."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(directory / ".lock"), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise MirrorLocked(str(directory / ".lock")) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@dataclass(frozen=True)
+class Todo:
+    target_serial: int
+    projects: Mapping[ProjectName, int]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One journal line: a project whose pages were published during an unfinished run."""
+
+    name: ProjectName
+    serial: int
+    display_name: str
+    outcome: str  # "ok", "partial" (pages written, some files failed) or "removed"
+
+
+OUTCOMES = ("ok", "partial", "removed")
+
+
+class MirrorState:
+    """Reads and writes the state files through the storage interface."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    # generation ------------------------------------------------------------------------
+    def check_generation(self) -> None:
+        raw = self.storage.read_bytes(GENERATION_FILE)
+        if raw is None:
+            self.storage.write_bytes(GENERATION_FILE, f"{GENERATION}\n".encode(), durable=True)
+            return
+        try:
+            value = int(raw.decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            raise StateError(GENERATION_FILE, f"not a number: {raw[:20]!r}") from None
+        if value != GENERATION:
+            raise StateError(
+                GENERATION_FILE,
+                f"layout generation {value} is not supported (expected {GENERATION})",
+                "this mirror was written by another tool version",
+            )
+
+    # status ----------------------------------------------------------------------------
+    def read_status(self) -> int | None:
+        raw = self.storage.read_bytes(STATUS)
+        if raw is None:
+            return None
+        try:
+            return int(raw.decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            raise StateError(
+                STATUS,
+                f"expected a serial number, found {raw[:20]!r}",
+                "fix it, or delete it and run 'bandersnatch mirror --force-check'",
+            ) from None
+
+    def write_status(self, serial: int) -> None:
+        self.storage.write_bytes(STATUS, f"{serial}\n".encode(), durable=True)
+
+    # todo and progress journal ----------------------------------------------------------
+    def read_todo(self) -> Todo | None:
+        raw = self.storage.read_bytes(TODO)
+        if raw is None:
+            return None
+        try:
+            return _parse_todo(raw)
+        except ValueError as exc:
+            aside = f"{TODO}.corrupt-{int(time.time())}"
+            self.storage.write_bytes(aside, raw)
+            self.storage.delete(TODO)
+            log.warning("todo file is corrupt (%s); moved it to %s and continuing", exc, aside)
+            return None
+
+    def write_todo(self, target_serial: int, projects: Mapping[ProjectName, int]) -> None:
+        lines = [str(target_serial)]
+        lines.extend(f"{name} {serial}" for name, serial in sorted(projects.items()))
+        self.storage.write_bytes(TODO, ("\n".join(lines) + "\n").encode(), durable=True)
+        self.storage.delete(PROGRESS)
+
+    def clear_todo(self) -> None:
+        self.storage.delete(TODO)
+        self.storage.delete(PROGRESS)
+
+    def append_progress(self, entry: Progress) -> None:
+        self.storage.append_line(
+            PROGRESS, f"{entry.name} {entry.serial} {entry.outcome} {entry.display_name}"
+        )
+
+    def read_progress(self) -> list[Progress]:
+        raw = self.storage.read_bytes(PROGRESS)
+        if raw is None:
+            return []
+        entries = []
+        for line in raw.decode("utf-8", "replace").splitlines():
+            parts = line.split(" ", 3)
+            if len(parts) != 4 or parts[2] not in OUTCOMES or not parts[1].isdigit():
+                continue  # a line cut short by a crash
+            entries.append(Progress(ProjectName(parts[0]), int(parts[1]), parts[3], parts[2]))
+        return entries
+
+    # ledger ----------------------------------------------------------------------------
+    def read_ledger(self) -> dict[ProjectName, IndexEntry] | None:
+        raw = self.storage.read_bytes(LEDGER)
+        if raw is None:
+            return None
+        ledger: dict[ProjectName, IndexEntry] = {}
+        for number, line in enumerate(raw.decode("utf-8").splitlines(), 1):
+            parts = line.split("\t")
+            if len(parts) != 3 or not parts[1].isdigit():
+                raise StateError(
+                    LEDGER,
+                    f"line {number} is malformed: {line[:80]!r}",
+                    "delete it; the next run rebuilds it from the simple pages",
+                )
+            name = ProjectName(parts[0])
+            ledger[name] = IndexEntry(name, parts[2], int(parts[1]))
+        return ledger
+
+    def write_ledger(self, ledger: Mapping[ProjectName, IndexEntry]) -> None:
+        text = "".join(
+            f"{e.name}\t{e.serial}\t{e.display_name}\n"
+            for e in sorted(ledger.values(), key=lambda e: e.name)
+        )
+        self.storage.write_bytes(LEDGER, text.encode("utf-8"), durable=True)
+
+    def write_last_modified(self) -> None:
+        stamp = time.strftime("%Y%m%dT%H:%M:%S", time.gmtime())
+        self.storage.write_bytes(LAST_MODIFIED, f"{stamp}\n".encode())
+
+
+def _parse_todo(raw: bytes) -> Todo:
+    lines = raw.decode("utf-8").splitlines()
+    if not lines:
+        raise ValueError("empty file")
+    target = int(lines[0].strip())
+    projects: dict[ProjectName, int] = {}
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        name, _, serial = line.strip().partition(" ")
+        projects[normalize(name)] = int(serial or 0)
+    return Todo(target, projects)
+
+
+_SERIAL_COMMENT = re.compile(rb"<!--SERIAL (\d+)-->")
+_TITLE = re.compile(rb"<title>Links for (.*?)</title>")
+
+
+def ledger_from_pages(storage: Storage, hash_index: bool) -> dict[ProjectName, IndexEntry]:
+    """Rebuild the ledger by reading each project's page: a one-off for a mirror that has
+    no ledger yet (one written by pypa/bandersnatch, or one whose ledger was deleted)."""
+    ledger: dict[ProjectName, IndexEntry] = {}
+    top = [n for n in storage.list_dir("web/simple") if not n.startswith((".", "index"))]
+    dirs = (
+        [f"web/simple/{d}/{n}" for d in top for n in storage.list_dir(f"web/simple/{d}")]
+        if hash_index
+        else [f"web/simple/{n}" for n in top]
+    )
+    for project_dir in dirs:
+        entry = _entry_from_pages(storage, project_dir)
+        if entry is not None:
+            ledger[entry.name] = entry
+    return ledger
+
+
+def _entry_from_pages(storage: Storage, project_dir: str) -> IndexEntry | None:
+    name = normalize(project_dir.rsplit("/", 1)[1])
+    raw_json = storage.read_bytes(f"{project_dir}/index.v1_json")
+    if raw_json is not None:
+        try:
+            doc = json.loads(raw_json)
+            return IndexEntry(name, str(doc["name"]), int(doc["meta"]["_last-serial"]))
+        except (ValueError, KeyError, TypeError):
+            pass
+    page = storage.read_bytes(f"{project_dir}/index.html")
+    if page is None:
+        return None
+    serial = _SERIAL_COMMENT.search(page)
+    title = _TITLE.search(page)
+    display = html.unescape(title.group(1).decode("utf-8", "replace")) if title else name
+    return IndexEntry(name, display, int(serial.group(1)) if serial else 0)

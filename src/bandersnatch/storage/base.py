@@ -1,0 +1,57 @@
+"""The one interface every storage backend implements.
+
+Paths are POSIX-style strings relative to the mirror directory (``web/simple/foo/index.html``).
+Every write is atomic: readers see the old content or the new, never a partial file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+
+class AtomicFile(Protocol):
+    """A file being written; it appears at its target only on ``commit``."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class Storage(Protocol):
+    def write_bytes(self, path: str, data: bytes, *, durable: bool = False) -> None:
+        """Atomically replace ``path`` with ``data`` (fsync first when ``durable``)."""
+
+    def open_atomic(self, path: str) -> AtomicFile:
+        """Start writing ``path``; nothing is visible there until ``commit``."""
+
+    def read_bytes(self, path: str) -> bytes | None:
+        """The content of ``path``, or None if it does not exist."""
+
+    def size(self, path: str) -> int | None:
+        """The size of ``path`` in bytes, or None if it does not exist."""
+
+    def sha256(self, path: str) -> str | None:
+        """The hex sha256 of ``path``, or None if it does not exist."""
+
+    def append_line(self, path: str, line: str) -> None:
+        """Append one line to a journal file, flushed to the OS."""
+
+    def symlink(self, path: str, target: str) -> None:
+        """Atomically make ``path`` point at ``target`` (a copy where links are unknown)."""
+
+    def delete(self, path: str) -> bool:
+        """Remove a file; True if it existed."""
+
+    def remove_empty_dirs(self, path: str, stop: str) -> None:
+        """Remove ``path`` and its parents while empty, never ``stop`` or above."""
+
+    def list_dir(self, path: str) -> list[str]:
+        """Names in a directory (empty if it does not exist)."""
+
+    def walk_files(self, path: str) -> Iterator[str]:
+        """Every file below ``path``, as mirror-relative paths."""
+
+    def exists(self, path: str) -> bool: ...

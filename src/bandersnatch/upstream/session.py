@@ -1,0 +1,109 @@
+"""HTTP sessions and the retry policy shared by every upstream request.
+
+Each worker thread gets its own ``requests.Session`` (``SessionFactory.get``), so the number
+of open connections is bounded by the number of workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import requests
+
+from .. import __version__
+from ..errors import UpstreamError
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"bandersnatch/{__version__} (+https://github.com/pypa/bandersnatch)"
+
+T = TypeVar("T")
+
+
+class RetryableError(UpstreamError):
+    """A failure worth another try: connection trouble, timeout, 5xx, 429."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 3
+    backoff: float = 1.0
+    max_wait: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        """Jittered exponential backoff for the given (1-based) retry."""
+        base: float = min(self.max_wait, self.backoff * (2 ** (attempt - 1)))
+        return base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+
+    def run(self, what: str, call: Callable[[], T]) -> T:
+        """Call ``call``, retrying RetryableError with backoff; re-raise the last one."""
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except RetryableError as exc:
+                attempt += 1
+                if attempt > self.retries:
+                    raise
+                wait = self.delay(attempt)
+                log.debug("%s: %s; retry %d in %.2fs", what, exc.reason, attempt, wait)
+                time.sleep(wait)
+
+
+def classify(url: str, exc: requests.RequestException) -> UpstreamError:
+    """Translate a requests exception into our tree (retryable or not)."""
+    if isinstance(exc, requests.Timeout | requests.ConnectionError):
+        return RetryableError(url, f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return RetryableError(url, f"connection broken mid-body: {exc}")
+    return UpstreamError(url, f"{type(exc).__name__}: {exc}")
+
+
+def check_status(response: requests.Response) -> None:
+    """Raise RetryableError for 5xx/429 and UpstreamError for other non-2xx answers."""
+    status = response.status_code
+    if status < 400:
+        return
+    url = response.url
+    if status >= 500 or status == 429:
+        raise RetryableError(url, f"HTTP {status}")
+    raise UpstreamError(url, f"HTTP {status}")
+
+
+class SessionFactory:
+    """Makes one configured ``requests.Session`` per thread."""
+
+    def __init__(self, timeout: float, proxy: str | None = None) -> None:
+        self.timeout = timeout
+        self._proxy = proxy
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+
+    def new(self) -> requests.Session:
+        session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+        if self._proxy:
+            session.proxies = {"http": self._proxy, "https": self._proxy}
+        with self._lock:
+            self._sessions.append(session)
+        return session
+
+    def get(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self.new()
+            self._local.session = session
+        return session
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
