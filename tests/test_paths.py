@@ -18,7 +18,9 @@ def test_pypi_file_url_maps_below_packages() -> None:
 
 def test_percent_encoded_plus_is_decoded_for_storage() -> None:
     url = "https://h/packages/ab/cd/ef/torch-2.0%2Bcpu-cp311-none-any.whl"
-    assert packages_path(url, "torch-2.0+cpu-cp311-none-any.whl").endswith("2.0+cpu-cp311-none-any.whl")
+    assert packages_path(url, "torch-2.0+cpu-cp311-none-any.whl").endswith(
+        "2.0+cpu-cp311-none-any.whl"
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,11 @@ A, B, C = ProjectName("a"), ProjectName("b"), ProjectName("c")
 
 
 def test_changes_keep_the_newest_serial_per_project_and_normalize() -> None:
-    rows = [(normalize("Foo.Bar"), "new release", 5), (A, "create", 7), (normalize("foo_bar"), "add", 9)]
+    rows = [
+        (normalize("Foo.Bar"), "new release", 5),
+        (A, "create", 7),
+        (normalize("foo_bar"), "add", 9),
+    ]
     changes, target = collect_changes(rows, 3)
     assert changes == {ProjectName("foo-bar"): 9, A: 7}
     assert target == 9
