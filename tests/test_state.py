@@ -53,7 +53,7 @@ def test_corrupt_todo_is_set_aside_not_lost(tmp_path: Path) -> None:
 
 def test_corrupt_status_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "status").write_text("garbage")
-    with pytest.raises(StateError, match="status.*force-check"):
+    with pytest.raises(StateError, match=r"status.*force-check"):
         _state(tmp_path).read_status()
     assert (tmp_path / "status").read_text() == "garbage"
 

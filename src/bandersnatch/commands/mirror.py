@@ -36,6 +36,7 @@ class _MirrorRun:
     results: list[ProjectResult] = field(default_factory=list)
     ledger: dict[ProjectName, IndexEntry] = field(default_factory=dict)
     index_dirty: bool = False
+    removed: int = 0
 
     def execute(self, force_check: bool) -> SyncReport:
         state = self.rt.state
@@ -102,6 +103,7 @@ class _MirrorRun:
                 self.rt.publisher.remove_project(result.name)
                 del self.ledger[result.name]
                 self.index_dirty = True
+                self.removed += 1
             outcome = "removed"
         elif result.published:
             entry = IndexEntry(result.name, result.display_name, result.serial)
@@ -145,7 +147,7 @@ class _MirrorRun:
         )
         return SyncReport(
             projects_synced=sum(1 for r in self.results if r.published and not r.failure),
-            projects_removed=sum(1 for r in self.results if r.removed),
+            projects_removed=self.removed,
             files_downloaded=sum(r.files_downloaded for r in self.results),
             bytes_downloaded=sum(r.bytes_downloaded for r in self.results),
             failures=failures,
