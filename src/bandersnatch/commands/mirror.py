@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .. import filters
@@ -60,7 +61,7 @@ class _MirrorRun:
             self.rt.syncer(self.stop).run(plan.projects, self._on_done)
         if self.stop.is_set() and not self._stopped_on_error():
             raise Interrupted("a stop signal")
-        return self._close(plan.target_serial, plan.projects)
+        return self._close(status, plan.target_serial, plan.projects)
 
     def _load_ledger(self, progress: list[Progress]) -> None:
         """The ledger, plus what an interrupted run finished but never recorded."""
@@ -118,7 +119,9 @@ class _MirrorRun:
     def _stopped_on_error(self) -> bool:
         return self.rt.config.mirror.stop_on_error and any(r.failure for r in self.results)
 
-    def _close(self, target: int, planned: dict[ProjectName, int] | object) -> SyncReport:
+    def _close(
+        self, status: int | None, target: int, planned: Mapping[ProjectName, int]
+    ) -> SyncReport:
         """Publish the root index, advance status, keep failed projects for the next run."""
         state = self.rt.state
         written: list[str] = [p for r in self.results for p in r.written]
@@ -126,10 +129,10 @@ class _MirrorRun:
             written += self.rt.publisher.root_index(self.ledger.values(), target)
             state.write_ledger(self.ledger)
         failed = {r.name: r.serial for r in self.results if r.failure}
-        assert isinstance(planned, dict)
         unfinished = {n: s for n, s in planned.items() if n not in {r.name for r in self.results}}
         failed.update(unfinished)
-        state.write_status(target)
+        if target != status:
+            state.write_status(target)
         if failed:
             state.write_todo(target, failed)
         else:
