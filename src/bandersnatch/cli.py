@@ -110,11 +110,19 @@ def summarize(report: SyncReport) -> int:
     return EXIT_PARTIAL if report.failures else EXIT_OK
 
 
+def run_mirror(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+    return summarize(mirror.run(config, force_check=args.force_check, stop=stop))
+
+
+HANDLERS = {
+    "mirror": run_mirror,
+}
+
+
 def dispatch(args: argparse.Namespace, config: Config) -> int:
     stop = threading.Event()
     install_stop_handlers(stop)
-    report = mirror.run(config, force_check=args.force_check, stop=stop)
-    return summarize(report)
+    return HANDLERS[args.command](args, config, stop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .listing import listed_files
 from .models import IndexEntry, ProjectName, SimpleFormat, SimplePage
 from .pages import (
     PageOptions,
@@ -62,8 +63,21 @@ class Publisher:
         self.storage.symlink(alias, path)
         return [path, alias]
 
-    def remove_project(self, name: ProjectName) -> None:
-        """Remove a project's pages and JSON copies (not its files)."""
+    def delete_files(self, paths: Iterable[str]) -> int:
+        """Delete stored files (``web/packages/...``) with their ``.metadata``; returns the
+        number of files removed. Emptied directories go too."""
+        removed = 0
+        for path in paths:
+            removed += self.storage.delete(path)
+            self.storage.delete(path + ".metadata")
+            self.storage.remove_empty_dirs(path.rsplit("/", 1)[0], "web/packages")
+        return removed
+
+    def remove_project(self, name: ProjectName) -> int:
+        """Remove everything of a project: its pages and JSON copies first (so no page
+        ever links a missing file), then the files its page listed and their ``.metadata``.
+        Returns the number of files removed."""
+        listed = listed_files(self.storage, name, self.hash_index) or []
         base = simple_dir(name, self.hash_index)
         for leaf in ("index.html", "index.v1_html", "index.v1_json"):
             self.storage.delete(f"{base}/{leaf}")
@@ -72,6 +86,7 @@ class Publisher:
         self.storage.delete(path)
         self.storage.delete(alias)
         self.storage.remove_empty_dirs(alias.rsplit("/", 1)[0], "web/pypi")
+        return self.delete_files(f.path for f in listed)
 
     def root_index(self, entries: Iterable[IndexEntry], serial: int) -> list[str]:
         listed = sorted(entries, key=lambda e: e.name)

@@ -1,0 +1,100 @@
+"""What the mirror currently publishes for a project, read back from its own pages.
+
+The pages are the mirror's record of which files belong to a project (each with its sha256),
+whether or not ``json = true``: the JSON page when present, else the HTML page. Used to
+find files a project no longer lists, to delete a project, and by ``verify``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from html import unescape
+from urllib.parse import unquote, urljoin, urlsplit
+
+from .errors import UnsafePath
+from .models import ProjectName
+from .paths import check_segment, simple_dir
+from .storage import Storage
+
+_ANCHOR = re.compile(r'<a [^>]*href="([^"]+)"[^>]*>', re.IGNORECASE)
+_META = re.compile(r'data-core-metadata="sha256=([0-9a-f]{64})"')
+
+
+@dataclass(frozen=True)
+class ListedFile:
+    """A file a project page links: its mirror-relative path and advertised digests."""
+
+    path: str
+    sha256: str | None
+    metadata_sha256: str | None
+    size: int | None = None
+
+
+def _local_path(name: ProjectName, url: str) -> str | None:
+    """``web/packages/...`` for a link into this mirror, None for an external link."""
+    absolute = urljoin(f"http://mirror.invalid/simple/{name}/", url)
+    parts = urlsplit(absolute)
+    path = unquote(parts.path)
+    if parts.netloc != "mirror.invalid" and "/packages/" not in path:
+        return None
+    rel = path[path.index("/packages/") + len("/packages/") :] if "/packages/" in path else ""
+    try:
+        for segment in rel.split("/"):
+            check_segment(segment, "listed path segment")
+    except UnsafePath:
+        return None
+    return f"web/packages/{rel}"
+
+
+def _from_json(name: ProjectName, raw: bytes) -> list[ListedFile] | None:
+    try:
+        doc = json.loads(raw)
+        files = doc["files"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    listed = []
+    for f in files if isinstance(files, list) else []:
+        if not isinstance(f, dict) or not isinstance(f.get("url"), str):
+            continue
+        path = _local_path(name, f["url"])
+        if path is None:
+            continue
+        raw_hashes = f.get("hashes")
+        hashes: dict[str, str] = raw_hashes if isinstance(raw_hashes, dict) else {}
+        core = f.get("core-metadata")
+        meta = core.get("sha256") if isinstance(core, dict) else None
+        size = f.get("size") if isinstance(f.get("size"), int) else None
+        listed.append(ListedFile(path, hashes.get("sha256"), meta, size))
+    return listed
+
+
+def _from_html(name: ProjectName, raw: bytes) -> list[ListedFile]:
+    listed = []
+    for match in _ANCHOR.finditer(raw.decode("utf-8", "replace")):
+        href = unescape(match.group(1))
+        url, _, fragment = href.partition("#")
+        path = _local_path(name, url)
+        if path is None:
+            continue
+        algo, _, value = fragment.partition("=")
+        meta = _META.search(match.group(0))
+        listed.append(
+            ListedFile(path, value if algo == "sha256" else None, meta.group(1) if meta else None)
+        )
+    return listed
+
+
+def listed_files(storage: Storage, name: ProjectName, hash_index: bool) -> list[ListedFile] | None:
+    """The files the project's current page lists, or None when it has no page."""
+    base = simple_dir(name, hash_index)
+    raw = storage.read_bytes(f"{base}/index.v1_json")
+    if raw is not None:
+        parsed = _from_json(name, raw)
+        if parsed is not None:
+            return parsed
+    html = storage.read_bytes(f"{base}/index.html")
+    if html is None:
+        return None
+    return _from_html(name, html)
