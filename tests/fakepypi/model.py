@@ -17,7 +17,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import quote, unquote
@@ -383,9 +383,9 @@ class Universe:
         if spec.upload_time is not None:
             uploaded = datetime.fromisoformat(spec.upload_time.replace("Z", "+00:00"))
             if uploaded.tzinfo is None:
-                uploaded = uploaded.replace(tzinfo=UTC)
+                uploaded = uploaded.replace(tzinfo=timezone.utc)
         else:
-            uploaded = datetime.fromtimestamp(ts, UTC)
+            uploaded = datetime.fromtimestamp(ts, timezone.utc)
         yanked = spec.yanked is not False and spec.yanked != ""
         reason = spec.yanked if isinstance(spec.yanked, str) and spec.yanked else None
         return StoredFile(
@@ -498,7 +498,7 @@ class Universe:
                 dependencies=(),
                 yanked=False,
                 yanked_reason=None,
-                upload_time=datetime.fromtimestamp(self._timestamp(self._serial + 1), UTC),
+                upload_time=datetime.fromtimestamp(self._timestamp(self._serial + 1), timezone.utc),
                 has_core_metadata=False,
                 artifact=Artifact(lambda: (content, None)),
                 url_path_override=url_path,
