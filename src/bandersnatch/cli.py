@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check every project upstream lists, not just what changed since the last run",
     )
+    mirror.add_argument(
+        "--allow-deletions",
+        action="store_true",
+        help="lift the [mirror] max-deletions guard for this run",
+    )
     return parser
 
 
@@ -111,7 +116,10 @@ def summarize(report: SyncReport) -> int:
 
 
 def run_mirror(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
-    return summarize(mirror.run(config, force_check=args.force_check, stop=stop))
+    report = mirror.run(
+        config, force_check=args.force_check, allow_deletions=args.allow_deletions, stop=stop
+    )
+    return summarize(report)
 
 
 HANDLERS = {

@@ -64,6 +64,7 @@ class MirrorConfig:
     change_feed: ChangeFeed = "xmlrpc"
     cache_bust: bool = True
     max_deletions: int = 1000
+    prune_filtered: bool = True
     retries: int = 3
     retry_backoff: float = 1.0
 
@@ -264,6 +265,7 @@ _MIRROR_KEYS: dict[str, tuple[str, _Parse]] = {
     "api-method": ("change_feed", _CHANGE_FEED),
     "cache-bust": ("cache_bust", _boolean),
     "max-deletions": ("max_deletions", _integer(0)),
+    "prune-filtered": ("prune_filtered", _boolean),
     "retries": ("retries", _integer(0, 20)),
     "retry-backoff": ("retry_backoff", _number(0.0)),
 }

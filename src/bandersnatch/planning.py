@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 
 from .models import ProjectName, SyncPlan
@@ -46,3 +47,23 @@ def make_plan(
         projects[name] = max(serial, projects.get(name, 0))
     kept = {name: serial for name, serial in projects.items() if accept(name)}
     return SyncPlan(target_serial=target, projects=kept)
+
+
+def diff_snapshot(
+    listed: Mapping[ProjectName, int], mirrored: Mapping[ProjectName, int]
+) -> dict[ProjectName, int]:
+    """Projects to sync from a full listing of upstream serials (the simple-index feed, or
+    ``--force-check``): new or newer upstream, plus mirrored projects upstream no longer
+    lists (serial 0: the sync then confirms the removal with upstream before deleting)."""
+    changes = {name: serial for name, serial in listed.items() if serial > mirrored.get(name, -1)}
+    for name in mirrored.keys() - listed.keys():
+        changes[name] = 0
+    return changes
+
+
+def fingerprint(parts: Iterable[str]) -> str:
+    """A stable digest of the filter config, to notice when an operator changes it."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8") + b"\0")
+    return digest.hexdigest()

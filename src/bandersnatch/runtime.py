@@ -14,11 +14,13 @@ from .pages import PageOptions
 from .publish import Publisher
 from .state import MirrorState
 from .storage import Storage, open_storage
-from .syncer import Syncer, SyncOptions
+from .syncer import DeletionGuard, Syncer, SyncOptions
 from .upstream.changelog import ChangelogClient
 from .upstream.download import Downloader
+from .upstream.feeds import ChangeFeed, SimpleIndexFeed, XmlRpcFeed
 from .upstream.metadata import MetadataClient
 from .upstream.session import RetryPolicy, SessionFactory
+from .upstream.simple import SimpleFeed
 
 
 @dataclass
@@ -55,13 +57,22 @@ class Runtime:
             publisher=publisher,
         )
 
-    def changelog(self) -> ChangelogClient:
+    def feed(self) -> ChangeFeed:
         m = self.config.mirror
-        return ChangelogClient(self.sessions.new(), m.master, m.timeout, self.policy)
+        session = self.sessions.new()
+        if m.change_feed == "simple":
+            return SimpleIndexFeed(SimpleFeed(session, m.master, m.timeout, self.policy))
+        return XmlRpcFeed(ChangelogClient(session, m.master, m.timeout, self.policy))
 
-    def syncer(self, stop: threading.Event) -> Syncer:
+    def syncer(self, stop: threading.Event, guard: DeletionGuard | None = None) -> Syncer:
         m = self.config.mirror
-        metadata = MetadataClient(m.master, m.timeout, self.policy, cache_bust=m.cache_bust)
+        metadata = MetadataClient(
+            m.master,
+            m.timeout,
+            self.policy,
+            cache_bust=m.cache_bust,
+            source="simple" if m.change_feed == "simple" else "json",
+        )
         downloader = Downloader(
             timeout=m.timeout,
             global_timeout=m.global_timeout,
@@ -76,6 +87,7 @@ class Runtime:
             compare_method=m.compare_method,
             json_enabled=m.json,
             stop_on_error=m.stop_on_error,
+            prune_filtered=m.prune_filtered,
         )
         return Syncer(
             self.sessions,
@@ -86,4 +98,5 @@ class Runtime:
             options,
             project_filter=filters.project_filter(self.config.filters),
             stop=stop,
+            guard=guard,
         )

@@ -42,7 +42,15 @@ STATUS, TODO, PROGRESS, LEDGER, GENERATION_FILE = (
     "projects",
     "generation",
 )
+FAILURES = "failures"
+"""JSON: project -> {"since": epoch, "runs": n, "reason": text} for projects still failing."""
+FILTERS = "filters"
+"""A fingerprint of the filter config the mirror was last synced with."""
+ROOT_STALE = "root-index-stale"
+"""Present when ``sync --skip-simple-root`` changed the ledger but not the root index."""
 LAST_MODIFIED = "web/last-modified"
+_STATE_FILES = (STATUS, TODO, LEDGER, GENERATION_FILE, FAILURES, FILTERS, LAST_MODIFIED)
+_ROOT_PAGES = ("web/simple/index.html", "web/simple/index.v1_html", "web/simple/index.v1_json")
 
 
 @contextmanager
@@ -79,11 +87,61 @@ class Progress:
 OUTCOMES = ("ok", "partial", "removed")
 
 
+@dataclass(frozen=True)
+class FailureRecord:
+    """How long a project has been failing: since when, for how many runs, and why."""
+
+    since: float
+    runs: int
+    reason: str
+
+
 class MirrorState:
     """Reads and writes the state files through the storage interface."""
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+
+    def cleanup_temp(self) -> None:
+        """Remove temp files a killed run left beside state files and the root index.
+
+        Their names are fixed (one writer, under the lock), so no directory is scanned."""
+        for path in (*_STATE_FILES, *_ROOT_PAGES):
+            self.storage.discard_partial(path)
+
+    def read_text(self, name: str) -> str | None:
+        raw = self.storage.read_bytes(name)
+        return None if raw is None else raw.decode("utf-8", "replace")
+
+    def write_text(self, name: str, text: str) -> None:
+        self.storage.write_bytes(name, text.encode("utf-8"), durable=True)
+
+    def delete(self, name: str) -> None:
+        self.storage.delete(name)
+
+    def read_failures(self) -> dict[ProjectName, FailureRecord]:
+        text = self.read_text(FAILURES)
+        if not text:
+            return {}
+        try:
+            doc = json.loads(text)
+            return {
+                ProjectName(k): FailureRecord(float(v["since"]), int(v["runs"]), str(v["reason"]))
+                for k, v in doc.items()
+            }
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("%s is unreadable; failure history starts again", FAILURES)
+            return {}
+
+    def write_failures(self, failures: Mapping[ProjectName, FailureRecord]) -> None:
+        if not failures:
+            self.storage.delete(FAILURES)
+            return
+        doc = {
+            name: {"since": r.since, "runs": r.runs, "reason": r.reason}
+            for name, r in sorted(failures.items())
+        }
+        self.write_text(FAILURES, json.dumps(doc, indent=1) + "\n")
 
     # generation ------------------------------------------------------------------------
     def check_generation(self) -> None:

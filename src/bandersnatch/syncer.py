@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from .errors import NotFound, StorageError, UpstreamError
+from .listing import listed_files
 from .models import PageFile, Project, ProjectName, ProjectResult, ReleaseFile, SimplePage
 from .paths import package_file
 from .publish import Publisher
@@ -27,7 +28,7 @@ from .upstream.session import SessionFactory
 
 log = logging.getLogger(__name__)
 
-ProjectFilter = Callable[[Project], Project]
+ProjectFilter = Callable[[Project], "Project | None"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,33 @@ class SyncOptions:
     compare_method: str = "hash"
     json_enabled: bool = False
     stop_on_error: bool = False
+    prune_filtered: bool = True
+
+
+class DeletionGuard:
+    """Caps how many files and projects one run may delete (``max-deletions``), so a broken
+    upstream can never empty the mirror. ``None`` means no cap (``--allow-deletions``)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.used = 0
+        self.refused = 0
+
+    def take(self, count: int) -> bool:
+        if count == 0:
+            return True
+        if self.limit is not None and self.used + count > self.limit:
+            self.refused += count
+            return False
+        self.used += count
+        return True
+
+    def refusal(self, what: str) -> str:
+        return (
+            f"deletion guard: {what} would exceed max-deletions = {self.limit} for this run; "
+            "nothing was deleted for it. If upstream really deleted this much, run again "
+            "with --allow-deletions"
+        )
 
 
 @dataclass(frozen=True)
@@ -56,8 +84,17 @@ class _Job:
     name: ProjectName
     expected: int
     project: Project | None = None
+    upstream_paths: frozenset[str] = frozenset()
+    """Every file path upstream lists, before filters (kept when prune-filtered is off)."""
     pending: int = 0
     outcomes: list[FileOutcome] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    project: Project | None
+    """None when a filter excluded the whole project."""
+    upstream_paths: frozenset[str]
 
 
 class Syncer:
@@ -71,6 +108,7 @@ class Syncer:
         options: SyncOptions,
         project_filter: ProjectFilter = lambda project: project,
         stop: threading.Event | None = None,
+        guard: DeletionGuard | None = None,
     ) -> None:
         self.sessions = sessions
         self.storage = storage
@@ -80,6 +118,8 @@ class Syncer:
         self.options = options
         self.project_filter = project_filter
         self.stop = stop or threading.Event()
+        self.guard = guard or DeletionGuard(None)
+        self.display_names: Mapping[ProjectName, str] = {}
         self._stripes = [threading.Lock() for _ in range(64)]
 
     # -- main thread ---------------------------------------------------------------------
@@ -147,16 +187,16 @@ class Syncer:
             log.exception("%s: unexpected error", job.name)
             return ProjectResult(job.name, job.name, job.expected, failure=repr(exc))
         if rf is None:
-            if value is None:
-                log.info("%s: upstream has no releases; nothing to mirror", job.name)
-                return ProjectResult(job.name, job.name, job.expected, removed=True)
-            assert isinstance(value, Project)
-            job.project = value
-            for filename, reason in value.refused:
+            assert isinstance(value, _Fetched)
+            if value.project is None:
+                return self._remove(job, excluded=bool(value.upstream_paths))
+            job.project = value.project
+            job.upstream_paths = value.upstream_paths
+            for filename, reason in value.project.refused:
                 log.warning("%s: refused file %s: %s", job.name, filename, reason)
             if self.options.release_files:
-                job.pending = len(value.files)
-                files.extend((job, f) for f in value.files)
+                job.pending = len(value.project.files)
+                files.extend((job, f) for f in value.project.files)
         else:
             assert isinstance(value, FileOutcome)
             job.outcomes.append(value)
@@ -168,19 +208,27 @@ class Syncer:
         return None
 
     def _finish(self, job: _Job) -> ProjectResult:
-        """Publish the pages of a project whose files are all settled."""
+        """Publish the pages of a project whose files are all settled, then delete the files
+        its previous page listed that upstream (or, with prune-filtered, the filters) no
+        longer keeps, within the deletion guard."""
         project = job.project
         assert project is not None
+        stale = self._stale_files(job, project)
+        if not self.guard.take(len(stale)):
+            reason = self.guard.refusal(f"deleting {len(stale)} files of {project.name}")
+            log.error("%s: %s", project.name, reason)
+            return ProjectResult(project.name, project.display_name, job.expected, failure=reason)
         if self.options.release_files:
             listed = tuple(PageFile(o.file, o.metadata_stored) for o in job.outcomes if o.stored)
         else:
             listed = tuple(PageFile(f, False) for f in project.files)
-        page = SimplePage(project.name, project.display_name, project.serial,
-                          project.versions, listed)  # fmt: skip
+        display = self.display_names.get(project.name, project.display_name)
+        page = SimplePage(project.name, display, project.serial, project.versions, listed)
         written = [p for o in job.outcomes for p in o.written]
         written += self.publisher.project_pages(page)
         if self.options.json_enabled and project.json_document is not None:
             written += self.publisher.json_document(project.name, project.json_document)
+        deleted = self.publisher.delete_files(stale)
         errors = [o.error for o in job.outcomes if o.error]
         failure = None
         if errors:
@@ -188,13 +236,14 @@ class Syncer:
         downloaded = sum(o.bytes_downloaded for o in job.outcomes)
         count = sum(o.files_downloaded for o in job.outcomes)
         log.info(
-            "%s: synced serial %d, %d files (%d downloaded, %d bytes)%s",
+            "%s: synced serial %d, %d files (%d downloaded, %d bytes%s)%s",
             project.name, project.serial, len(listed), count, downloaded,
+            f", {deleted} deleted" if deleted else "",
             f", {len(errors)} failed" if errors else "",
         )  # fmt: skip
         return ProjectResult(
             name=project.name,
-            display_name=project.display_name,
+            display_name=display,
             serial=project.serial,
             files_downloaded=count,
             bytes_downloaded=downloaded,
@@ -203,13 +252,46 @@ class Syncer:
             published=True,
         )
 
+    def _stale_files(self, job: _Job, project: Project) -> list[str]:
+        """Files the project's current page lists that the new page will not."""
+        old = listed_files(self.storage, project.name, self.publisher.hash_index) or []
+        keep = {package_file(f.path) for f in project.files}
+        if not self.options.prune_filtered:
+            keep |= {package_file(p) for p in job.upstream_paths}
+        return [f.path for f in old if f.path not in keep]
+
+    def prune(self, names: Iterable[ProjectName]) -> list[ProjectResult]:
+        """Remove projects the name filters now exclude (main thread, no upstream request)."""
+        return [self._remove(_Job(name, 0), excluded=True) for name in sorted(names)]
+
+    def _remove(self, job: _Job, excluded: bool) -> ProjectResult:
+        """Upstream confirmed it has no releases (or a filter now excludes the project)."""
+        name = job.name
+        if excluded and not self.options.prune_filtered:
+            log.info("%s: excluded by filters; kept as is (prune-filtered = false)", name)
+            return ProjectResult(name, name, job.expected)
+        listed = listed_files(self.storage, name, self.publisher.hash_index)
+        if listed is None:
+            why = "excluded by filters" if excluded else "upstream has no releases"
+            log.info("%s: %s; nothing to mirror", name, why)
+            return ProjectResult(name, name, job.expected, removed=True)
+        if not self.guard.take(len(listed) + 1):
+            reason = self.guard.refusal(f"removing {name} and its {len(listed)} files")
+            log.error("%s: %s", name, reason)
+            return ProjectResult(name, name, job.expected, failure=reason)
+        deleted = self.publisher.remove_project(name)
+        why = "excluded by filters" if excluded else "removed upstream"
+        log.info("%s: %s; removed from the mirror with %d files", name, why, deleted)
+        return ProjectResult(name, name, job.expected, removed=True)
+
     # -- worker threads ------------------------------------------------------------------
-    def _metadata_task(self, name: ProjectName, expected: int) -> Project | None:
+    def _metadata_task(self, name: ProjectName, expected: int) -> _Fetched:
         try:
             project = self.metadata.fetch(self.sessions.get(), name, expected)
         except NotFound:
-            return None
-        return self.project_filter(project)
+            return _Fetched(None, frozenset())
+        paths = frozenset(f.path for f in project.files)
+        return _Fetched(self.project_filter(project), paths)
 
     def _is_current(self, path: str, size: int, sha256: str) -> bool:
         if self.storage.size(path) != size:

@@ -1,4 +1,10 @@
-"""``bandersnatch mirror``: bring the mirror up to date with upstream. Wiring only."""
+"""``bandersnatch mirror``: bring the mirror up to date with upstream. Wiring only.
+
+One run: take the lock; load state (status, saved todo, progress journal, ledger); ask the
+change feed what changed; plan (pure); save the todo; sync through the thread pool,
+journalling each finished project; then publish the root index, advance status, keep what
+failed in the todo for the next run, and report.
+"""
 
 from __future__ import annotations
 
@@ -12,27 +18,56 @@ from .. import filters
 from ..config import Config
 from ..errors import Interrupted
 from ..models import IndexEntry, ProjectFailure, ProjectName, ProjectResult, SyncReport
-from ..planning import collect_changes, make_plan
+from ..planning import fingerprint, make_plan
 from ..runtime import Runtime
-from ..state import Progress, Todo, ledger_from_pages, mirror_lock
+from ..state import (
+    FILTERS,
+    ROOT_STALE,
+    FailureRecord,
+    Progress,
+    Todo,
+    ledger_from_pages,
+    mirror_lock,
+)
+from ..syncer import DeletionGuard
+from ..upstream.feeds import FeedResult
 
 log = logging.getLogger(__name__)
 
+LOUD_AFTER_RUNS = 5
+"""A project failing for this many runs in a row is reported at ERROR level every run."""
 
-def run(config: Config, *, force_check: bool = False, stop: threading.Event) -> SyncReport:
+
+def run(
+    config: Config,
+    *,
+    force_check: bool = False,
+    allow_deletions: bool = False,
+    stop: threading.Event,
+) -> SyncReport:
     filters.check_supported(config.filters)
     runtime = Runtime.build(config)
+    limit = None if allow_deletions else config.mirror.max_deletions
     with mirror_lock(config.mirror.directory):
         try:
-            return _MirrorRun(runtime, stop).execute(force_check)
+            return _MirrorRun(runtime, stop, DeletionGuard(limit)).execute(force_check)
         finally:
             runtime.sessions.close()
+
+
+def filter_fingerprint(config: Config) -> str:
+    f = config.filters
+    parts = [",".join(f.enabled)]
+    for section in sorted(f.sections):
+        parts += [section, *(f"{k}={v}" for k, v in sorted(f.sections[section].items()))]
+    return fingerprint(parts)
 
 
 @dataclass
 class _MirrorRun:
     rt: Runtime
     stop: threading.Event
+    guard: DeletionGuard
     started: float = field(default_factory=time.monotonic)
     results: list[ProjectResult] = field(default_factory=list)
     ledger: dict[ProjectName, IndexEntry] = field(default_factory=dict)
@@ -41,24 +76,27 @@ class _MirrorRun:
 
     def execute(self, force_check: bool) -> SyncReport:
         state = self.rt.state
+        state.cleanup_temp()
         state.check_generation()
         status = state.read_status()
         saved = state.read_todo()
         progress = state.read_progress() if saved else []
         self._load_ledger(progress)
-        target, changes = self._changes(status, saved, force_check)
+        feed = self._feed(status, saved, force_check)
+        accept = filters.name_filter(self.rt.config.filters)
         finished = {p.name: p.serial for p in progress if p.outcome != "partial"}
-        plan = make_plan(
-            target,
-            changes,
-            saved.projects if saved else {},
-            finished,
-            filters.name_filter(self.rt.config.filters),
-        )
-        if plan.projects:
-            log.info("syncing %d projects up to serial %d", len(plan.projects), target)
+        changes = self._with_filter_changes(feed.changes)
+        plan = make_plan(feed.target, changes, saved.projects if saved else {}, finished, accept)
+        excluded = [n for n in self.ledger if not accept(n)]
+        syncer = self.rt.syncer(self.stop, self.guard)
+        syncer.display_names = feed.display_names
+        if plan.projects or excluded:
+            log.info("syncing %d projects up to serial %d", len(plan.projects), plan.target_serial)
             state.write_todo(plan.target_serial, plan.projects)
-            self.rt.syncer(self.stop).run(plan.projects, self._on_done)
+        for result in syncer.prune(excluded) if self.rt.config.mirror.prune_filtered else []:
+            self._on_done(result)
+        if plan.projects:
+            syncer.run(plan.projects, self._on_done)
         if self.stop.is_set() and not self._stopped_on_error():
             raise Interrupted("a stop signal")
         return self._close(status, plan.target_serial, plan.projects)
@@ -71,6 +109,7 @@ class _MirrorRun:
             ledger = ledger_from_pages(self.rt.storage, self.rt.config.mirror.hash_index)
             self.index_dirty = bool(ledger)
         self.ledger = ledger
+        self.index_dirty |= state.read_text(ROOT_STALE) is not None
         for entry in progress:
             self.index_dirty = True
             if entry.outcome == "removed":
@@ -78,31 +117,40 @@ class _MirrorRun:
             else:
                 self.ledger[entry.name] = IndexEntry(entry.name, entry.display_name, entry.serial)
 
-    def _changes(
-        self, status: int | None, saved: Todo | None, force_check: bool
-    ) -> tuple[int, dict[ProjectName, int]]:
-        """(target serial, {project: serial}) from the change feed."""
-        feed = self.rt.changelog()
+    def _feed(self, status: int | None, saved: Todo | None, force_check: bool) -> FeedResult:
+        """What to sync according to the change feed."""
+        feed = self.rt.feed()
+        mirrored = {name: entry.serial for name, entry in self.ledger.items()}
         base = status if status is not None else (saved.target_serial if saved else None)
-        allow = self.rt.config.filters
+        names = filters.known_names(self.rt.config.filters)
+        if names is not None and (base is None or force_check):
+            # the allowlist fast path: never download upstream's list of every project
+            missing = {n: 0 for n in mirrored if n not in names}
+            return FeedResult(feed.last_serial(), dict.fromkeys(names, 0) | missing)
         if base is None or force_check:
-            target = feed.last_serial()
-            if allow.allowlist_enabled:
-                return target, dict.fromkeys(allow.allowlist_names, 0)
-            listed = feed.all_projects()
-            return target, {name: serial for name, (_d, serial) in listed.items()}
-        changes, target = collect_changes(feed.changes_since(base), base)
-        if allow.allowlist_enabled:
-            for name in allow.allowlist_names - self.ledger.keys():
-                changes.setdefault(name, 0)  # newly allowlisted: fetch it now
-        return target, changes
+            return feed.listing(mirrored)
+        result = feed.since(base, mirrored)
+        if names is not None:
+            for name in names - self.ledger.keys():
+                result.changes.setdefault(name, 0)  # newly allowlisted: fetch it now
+        return result
+
+    def _with_filter_changes(self, changes: dict[ProjectName, int]) -> dict[ProjectName, int]:
+        """After a filter change every mirrored project is re-rendered (and pruned)."""
+        state = self.rt.state
+        current = filter_fingerprint(self.rt.config)
+        previous = state.read_text(FILTERS)
+        if previous is not None and previous.strip() != current and self.ledger:
+            log.info("the filter config changed: re-checking all %d projects", len(self.ledger))
+            changes = {name: 0 for name in self.ledger} | changes
+        if previous is None or previous.strip() != current:
+            state.write_text(FILTERS, current + "\n")
+        return changes
 
     def _on_done(self, result: ProjectResult) -> None:
         self.results.append(result)
         if result.removed:
-            if result.name in self.ledger:
-                self.rt.publisher.remove_project(result.name)
-                del self.ledger[result.name]
+            if self.ledger.pop(result.name, None) is not None:
                 self.index_dirty = True
                 self.removed += 1
             outcome = "removed"
@@ -128,9 +176,10 @@ class _MirrorRun:
         if self.index_dirty:
             written += self.rt.publisher.root_index(self.ledger.values(), target)
             state.write_ledger(self.ledger)
+            state.delete(ROOT_STALE)
+        done = {r.name for r in self.results}
         failed = {r.name: r.serial for r in self.results if r.failure}
-        unfinished = {n: s for n, s in planned.items() if n not in {r.name for r in self.results}}
-        failed.update(unfinished)
+        failed.update({n: s for n, s in planned.items() if n not in done})
         if target != status:
             state.write_status(target)
         if failed:
@@ -142,12 +191,33 @@ class _MirrorRun:
         self._write_diff_file(written)
         return self._report(failed)
 
+    def _failure_history(self, failed: Mapping[ProjectName, str]) -> None:
+        """Remember since when each project fails; be loud about long-standing ones."""
+        state = self.rt.state
+        before = state.read_failures()
+        now = time.time()
+        history = {}
+        for name, reason in failed.items():
+            old = before.get(name)
+            record = FailureRecord(old.since if old else now, (old.runs if old else 0) + 1, reason)
+            history[name] = record
+            if record.runs >= LOUD_AFTER_RUNS:
+                since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(record.since))
+                log.error(
+                    "%s has failed for %d runs in a row (since %s); it blocks nothing else, "
+                    "but look at it: %s",
+                    name, record.runs, since, reason,
+                )  # fmt: skip
+        if history or before:
+            state.write_failures(history)
+
     def _report(self, failed: dict[ProjectName, int]) -> SyncReport:
         reasons = {r.name: r.failure or "" for r in self.results if r.failure}
         failures = tuple(
             ProjectFailure(name, reasons.get(name, "not synced (stopped early)"))
             for name in sorted(failed)
         )
+        self._failure_history({f.name: f.reason for f in failures})
         return SyncReport(
             projects_synced=sum(1 for r in self.results if r.published and not r.failure),
             projects_removed=self.removed,
@@ -166,4 +236,6 @@ class _MirrorRun:
             path = path.with_name(f"{path.name}-{int(time.time())}")
         lines = "".join(f"{m.directory / p}\n" for p in written)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(lines, encoding="utf-8")
+        temp = path.with_name(f".{path.name}.part")
+        temp.write_text(lines, encoding="utf-8")
+        temp.replace(path)

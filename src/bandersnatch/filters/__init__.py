@@ -23,6 +23,14 @@ def name_filter(config: FilterConfig) -> NameFilter:
     return lambda name: True
 
 
+def known_names(config: FilterConfig) -> frozenset[ProjectName] | None:
+    """The complete set of projects the mirror may hold, when the config fixes it up front
+    (an allowlist): then no run ever needs upstream's list of every project."""
+    if config.allowlist_enabled:
+        return config.allowlist_names
+    return None
+
+
 def project_filter(config: FilterConfig) -> ProjectFilter:
     return lambda project: project
 

@@ -54,4 +54,7 @@ class Storage(Protocol):
     def walk_files(self, path: str) -> Iterator[str]:
         """Every file below ``path``, as mirror-relative paths."""
 
+    def discard_partial(self, path: str) -> None:
+        """Remove what an interrupted write of ``path`` may have left behind."""
+
     def exists(self, path: str) -> bool: ...

@@ -180,5 +180,8 @@ class FilesystemStorage:
             for name in files:
                 yield f"{rel_dir}/{name}"
 
+    def discard_partial(self, path: str) -> None:
+        self.resolve(temp_name(path)).unlink(missing_ok=True)
+
     def exists(self, path: str) -> bool:
         return self.resolve(path).exists()

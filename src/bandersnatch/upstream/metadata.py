@@ -17,6 +17,7 @@ from ..errors import BadUpstreamData, NotFound, StaleResponse, UnsafePath, Upstr
 from ..models import Project, ProjectName, ReleaseFile, normalize
 from ..paths import check_project_name, packages_path
 from .session import RetryableError, RetryPolicy, check_status, classify
+from .simple import SIMPLE_JSON, parse_simple_project
 
 log = logging.getLogger(__name__)
 
@@ -29,26 +30,36 @@ class _Stale(RetryableError):
 
 
 class MetadataClient:
+    """Fetches one project's metadata, from the JSON API (``source = "json"``, PyPI's
+    ``/pypi/<name>/json``) or from its PEP 691 simple page (``source = "simple"``, which any
+    index serves, another bandersnatch mirror included)."""
+
     def __init__(
         self,
         master: str,
         timeout: float,
         policy: RetryPolicy,
         cache_bust: bool = True,
+        source: str = "json",
     ) -> None:
         self.master = master
         self.timeout = timeout
         self.policy = policy
         self.cache_bust = cache_bust
+        self.source = source
 
     def url_for(self, name: ProjectName) -> str:
+        if self.source == "simple":
+            return f"{self.master}/simple/{name}/"
         return f"{self.master}/pypi/{name}/json"
 
     def fetch(self, session: requests.Session, name: ProjectName, expected: int) -> Project:
-        """The project at serial >= ``expected``; NotFound if upstream has no releases.
+        """The project at serial >= ``expected``.
 
         Stale answers are retried with backoff; as a last resort (``cache_bust``) one request
-        carries a unique query string, which PyPI's CDN passes to origin.
+        carries a unique query string, which PyPI's CDN passes to origin. A 404 is only
+        believed once origin confirms it the same way: NotFound then means upstream really
+        has no releases of the project.
         """
         check_project_name(name)
         url = self.url_for(name)
@@ -57,31 +68,53 @@ class MetadataClient:
         except _Stale as stale:
             if not self.cache_bust:
                 raise StaleResponse(url, stale.expected, stale.got) from None
+            log.info("%s: still stale after retries, asking origin", name)
+        except NotFound:
+            if not self.cache_bust:
+                raise
+            log.debug("%s: 404, confirming with origin", name)
         busted = f"{url}?cache-bust={uuid.uuid4().hex}"
-        log.info("%s: still stale after retries, asking origin with %s", name, busted)
         try:
             return self._get(session, busted, expected)
         except _Stale as stale:
             raise StaleResponse(url, stale.expected, stale.got) from None
 
     def _get(self, session: requests.Session, url: str, expected: int) -> Project:
+        headers = {"Accept": SIMPLE_JSON} if self.source == "simple" else {}
         try:
-            response = session.get(url, timeout=self.timeout)
+            response = session.get(url, timeout=self.timeout, headers=headers)
         except requests.RequestException as exc:
             raise classify(url, exc) from exc
         if response.status_code == 404:
             raise NotFound(url)
         check_status(response)
-        header = response.headers.get("X-PyPI-Last-Serial")
-        serial = int(header) if header and header.strip().isdigit() else None
-        if expected and (serial is None or serial < expected):
-            raise _Stale(url, expected, serial)
         body = response.content
         try:
             doc = json.loads(body)
         except ValueError as exc:
             raise RetryableError(url, f"response is not JSON: {exc}") from exc
+        serial = _serial(response.headers.get("X-PyPI-Last-Serial"), doc, self.source)
+        if expected and (serial is None or serial < expected):
+            raise _Stale(url, expected, serial)
+        if self.source == "simple":
+            return parse_simple_project(response.url, doc, serial)
         return parse_project(url, doc, body, serial)
+
+
+def _serial(header: str | None, doc: Any, source: str) -> int | None:
+    """The serial of a response: its X-PyPI-Last-Serial header, else the body's own."""
+    if header and header.strip().isdigit():
+        return int(header)
+    if not isinstance(doc, dict):
+        return None
+    if source == "simple":
+        meta = doc.get("meta")
+        value = meta.get("_last-serial") if isinstance(meta, dict) else None
+    else:
+        value = doc.get("last_serial")
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return int(value)
+    return None
 
 
 def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Project:

@@ -1,0 +1,74 @@
+"""The change feed behind one interface: PyPI's XML-RPC changelog, or the PEP 691 JSON root
+index of any simple index (``[mirror] change-feed``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..models import ProjectName
+from ..planning import collect_changes, diff_snapshot
+from .changelog import ChangelogClient
+from .simple import SimpleFeed
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    target: int
+    """The serial the mirror reaches once every change is synced."""
+    changes: dict[ProjectName, int]
+    display_names: dict[ProjectName, str] = field(default_factory=dict)
+
+
+class ChangeFeed(Protocol):
+    def listing(self, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+        """Every project upstream has (first sync, ``--force-check``), diffed against what
+        the mirror holds."""
+
+    def since(self, serial: int, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+        """What changed upstream after ``serial``."""
+
+    def last_serial(self) -> int:
+        """The newest serial, without listing anything (the allowlist fast path)."""
+
+
+class XmlRpcFeed:
+    def __init__(self, client: ChangelogClient) -> None:
+        self.client = client
+
+    def last_serial(self) -> int:
+        return self.client.last_serial()
+
+    def listing(self, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+        target = self.client.last_serial()  # first: a change during listing is not missed
+        listed = self.client.all_projects()
+        serials = {name: serial for name, (_d, serial) in listed.items()}
+        changes = diff_snapshot(serials, {n: -1 for n in mirrored})  # force: check every one
+        display = {name: display for name, (display, _s) in listed.items()}
+        return FeedResult(target, changes, display)
+
+    def since(self, serial: int, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+        changes, target = collect_changes(self.client.changes_since(serial), serial)
+        return FeedResult(target, changes)
+
+
+class SimpleIndexFeed:
+    def __init__(self, feed: SimpleFeed) -> None:
+        self.feed = feed
+
+    def last_serial(self) -> int:
+        return self.feed.snapshot()[0]
+
+    def listing(self, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+        target, listed = self.feed.snapshot()
+        serials = {name: serial for name, (_d, serial) in listed.items()}
+        changes = diff_snapshot(serials, {n: -1 for n in mirrored})
+        return FeedResult(target, changes, {n: d for n, (d, _s) in listed.items()})
+
+    def since(self, serial: int, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+        target, listed = self.feed.snapshot()
+        serials = {name: s for name, (_d, s) in listed.items()}
+        return FeedResult(
+            target, diff_snapshot(serials, mirrored), {n: d for n, (d, _s) in listed.items()}
+        )
