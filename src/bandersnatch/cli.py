@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 from . import __version__
-from .commands import mirror
+from .commands import mirror, sync
 from .config import Config, load, write_default
 from .errors import (
     BandersnatchError,
@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-deletions",
         action="store_true",
         help="lift the [mirror] max-deletions guard for this run",
+    )
+    sync = commands.add_parser("sync", help="fetch the named projects now")
+    sync.add_argument("names", nargs="+", metavar="NAME", help="project names")
+    sync.add_argument(
+        "--skip-simple-root",
+        action="store_true",
+        help="do not rewrite the root index now (the next mirror run does)",
     )
     return parser
 
@@ -122,8 +129,14 @@ def run_mirror(args: argparse.Namespace, config: Config, stop: threading.Event) 
     return summarize(report)
 
 
+def run_sync(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+    report = sync.run(config, args.names, skip_simple_root=args.skip_simple_root, stop=stop)
+    return summarize(report)
+
+
 HANDLERS = {
     "mirror": run_mirror,
+    "sync": run_sync,
 }
 
 

@@ -1,0 +1,69 @@
+"""``bandersnatch sync NAME...``: fetch named projects now. Wiring only.
+
+Runs under the mirror lock like ``mirror`` but leaves ``status``, ``todo`` and the progress
+journal alone, so a later ``mirror`` run carries on exactly as it would have.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+
+from .. import filters
+from ..config import Config
+from ..errors import Interrupted
+from ..models import IndexEntry, ProjectFailure, ProjectResult, SyncReport, normalize
+from ..runtime import Runtime
+from ..state import ROOT_STALE, ledger_from_pages, mirror_lock
+from ..syncer import DeletionGuard
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    config: Config, names: Iterable[str], *, skip_simple_root: bool, stop: threading.Event
+) -> SyncReport:
+    started = time.monotonic()
+    filters.check_supported(config.filters)
+    accept = filters.name_filter(config.filters)
+    wanted = {normalize(n) for n in names}
+    for name in sorted(n for n in wanted if not accept(n)):
+        log.warning("%s: excluded by the configured filters; not synced", name)
+    todo = dict.fromkeys(sorted(n for n in wanted if accept(n)), 0)
+    runtime = Runtime.build(config)
+    results: list[ProjectResult] = []
+    with mirror_lock(config.mirror.directory):
+        state = runtime.state
+        state.cleanup_temp()
+        state.check_generation()
+        ledger = state.read_ledger()
+        if ledger is None:
+            ledger = ledger_from_pages(runtime.storage, config.mirror.hash_index)
+        syncer = runtime.syncer(stop, DeletionGuard(config.mirror.max_deletions))
+        try:
+            syncer.run(todo, results.append)
+        finally:
+            runtime.sessions.close()
+        for result in results:
+            if result.removed:
+                ledger.pop(result.name, None)
+            elif result.published:
+                ledger[result.name] = IndexEntry(result.name, result.display_name, result.serial)
+        state.write_ledger(ledger)
+        if skip_simple_root:
+            state.write_text(ROOT_STALE, "sync --skip-simple-root\n")
+        else:
+            runtime.publisher.root_index(ledger.values(), state.read_status() or 0)
+        if stop.is_set():
+            raise Interrupted("a stop signal")
+    failures = tuple(ProjectFailure(r.name, r.failure) for r in results if r.failure)
+    return SyncReport(
+        projects_synced=sum(1 for r in results if r.published and not r.failure),
+        projects_removed=sum(1 for r in results if r.removed),
+        files_downloaded=sum(r.files_downloaded for r in results),
+        bytes_downloaded=sum(r.bytes_downloaded for r in results),
+        failures=failures,
+        seconds=time.monotonic() - started,
+    )

@@ -1,0 +1,227 @@
+"""Later runs: incremental cost, stale upstreams, deletions and the guard, force-check, sync."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from fakepypi import FakePyPI, FileSpec, make_universe
+from harness import Mirror, make_mirror
+
+
+def _files_of(fake: FakePyPI, name: str) -> set[str]:
+    state = fake.universe.project(name)
+    assert state is not None
+    return {f.filename for fs in state.releases.values() for f in fs}
+
+
+def _stored(mirror: Mirror) -> set[str]:
+    return {p.name for p in (mirror.web / "packages").rglob("*") if p.is_file()}
+
+
+def _synced(tmp_path: Path, fake: FakePyPI, **options: str) -> Mirror:
+    mirror = make_mirror(tmp_path, fake, options)
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return mirror
+
+
+@pytest.fixture
+def universe_fake(make_fake_pypi: Callable[..., FakePyPI]) -> FakePyPI:
+    return make_fake_pypi(make_universe(n_projects=40, seed=3, big_project_files=20))
+
+
+def test_twenty_new_uploads_cost_twenty_file_requests(
+    tmp_path: Path, universe_fake: FakePyPI
+) -> None:
+    fake = universe_fake
+    mirror = _synced(tmp_path, fake)
+    names = [p.name for p in fake.universe.projects() if p.releases][:10]
+    for i, name in enumerate(names):
+        fake.universe.add_release(name, f"99.{i}", [FileSpec("wheel"), FileSpec("sdist")])
+    fake.reset_log()
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    requests = list(fake.requests)
+    files = [r for r in requests if r.path.startswith("/packages/")]
+    wheels_meta = [r for r in files if r.path.endswith(".metadata")]
+    assert len(files) - len(wheels_meta) == 20
+    assert len(wheels_meta) == 10  # each new wheel's PEP 658 file
+    assert sorted(r.path for r in requests if r.path.startswith("/pypi/")) == sorted(
+        f"/pypi/{fake.universe.project(n).normalized}/json"  # type: ignore[union-attr]
+        for n in names
+    )
+    assert fake.requests.xmlrpc_calls() == ["changelog_since_serial"]
+    for name in names:
+        assert _files_of(fake, name) <= _stored(mirror)
+    fake.reset_log()
+    assert mirror.run("mirror").returncode == 0
+    assert len(list(fake.requests)) <= 2
+
+
+def test_stale_project_is_deferred_and_blocks_nothing(
+    tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI]
+) -> None:
+    fake = make_fake_pypi(make_universe(n_projects=20, seed=4), stale_bypass_with_query=False)
+    mirror = _synced(tmp_path, fake)
+    victim, other = [p.name for p in fake.universe.projects() if p.releases][:2]
+    fake.universe.add_release(victim, "50.0", [FileSpec("wheel")])
+    fake.stale(victim, times=1000)
+    result = mirror.run("mirror")
+    assert result.returncode == 1
+    normalized = fake.universe.project(victim).normalized  # type: ignore[union-attr]
+    assert "stale response" in result.stderr and f"failed: {normalized}" in result.stderr
+    todo = (mirror.directory / "todo").read_text().split("\n")
+    assert todo[0] == (mirror.directory / "status").read_text().strip()
+    assert any(line.startswith(f"{normalized} ") for line in todo[1:])
+    # a later upload elsewhere is still mirrored while the victim stays stale
+    fake.universe.add_release(other, "60.0", [FileSpec("sdist")])
+    result = mirror.run("mirror")
+    assert result.returncode == 1
+    assert _files_of(fake, other) <= _stored(mirror)
+    assert int((mirror.directory / "status").read_text()) == fake.universe.last_serial
+    # the CDN recovers: the deferred project arrives and the todo is gone
+    fake.reset_faults()
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    assert _files_of(fake, victim) <= _stored(mirror)
+    assert not (mirror.directory / "todo").exists()
+    assert not (mirror.directory / "failures").exists()
+
+
+def test_stale_cdn_is_bypassed_with_a_cache_busting_query(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = _synced(tmp_path, fake_pypi)
+    fake_pypi.universe.add_release("dep-leaf", "9.0", [FileSpec("wheel")])
+    fake_pypi.stale("dep-leaf", times=100)
+    fake_pypi.reset_log()
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    queried = [r for r in fake_pypi.requests if r.path == "/pypi/dep-leaf/json" and r.query]
+    assert len(queried) == 1 and queried[0].query.startswith("cache-bust=")
+    assert "9.0" in mirror.page_json("dep-leaf")["versions"]  # type: ignore[operator]
+
+
+def test_project_removed_upstream_disappears(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    mirror = _synced(tmp_path, fake_pypi, json="true")
+    gone = _files_of(fake_pypi, "dep-leaf")
+    fake_pypi.universe.remove_project("dep-leaf")
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    assert not (gone & _stored(mirror))
+    assert not (mirror.web / "simple/dep-leaf").exists()
+    assert not (mirror.web / "json/dep-leaf").exists()
+    assert not (mirror.web / "pypi/dep-leaf").exists()
+    root = json.loads((mirror.web / "simple/index.v1_json").read_text())
+    assert "dep-leaf" not in {p["name"] for p in root["projects"]}
+    assert "dep-leaf" not in (mirror.directory / "projects").read_text()
+
+
+def test_mass_deletion_beyond_the_guard_is_refused(tmp_path: Path, universe_fake: FakePyPI) -> None:
+    fake = universe_fake
+    mirror = _synced(tmp_path, fake, **{"max-deletions": "5"})
+    victims = [p.name for p in fake.universe.projects() if p.releases][:6]
+    before = _stored(mirror)
+    gone = set().union(*(_files_of(fake, name) for name in victims))
+    assert gone <= before
+    for name in victims:
+        fake.universe.remove_project(name)
+    result = mirror.run("mirror")
+    assert result.returncode == 1
+    assert "deletion guard" in result.stderr and "--allow-deletions" in result.stderr
+    assert len(before - _stored(mirror)) <= 5
+    result = mirror.run("mirror", "--allow-deletions")
+    assert result.returncode == 0, result.stderr
+    assert not (gone & _stored(mirror))
+    for name in victims:
+        assert not (mirror.web / "simple" / canonicalize_name(name)).exists()
+
+
+def test_removed_file_and_yank_are_reflected(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    mirror = _synced(tmp_path, fake_pypi)
+    state = fake_pypi.universe.project("Foo.Bar_baz")
+    assert state is not None
+    dropped = state.releases["1.0"][0].filename
+    fake_pypi.universe.remove_file("Foo.Bar_baz", dropped)
+    fake_pypi.universe.yank("Foo.Bar_baz", "2.0", "bad build")
+    assert mirror.run("mirror").returncode == 0
+    page = mirror.page_json("foo-bar-baz")
+    files = {f["filename"]: f for f in page["files"]}  # type: ignore[attr-defined]
+    assert dropped not in files and dropped not in _stored(mirror)
+    assert {f["yanked"] for n, f in files.items() if "-2.0" in n} == {"bad build"}
+    fake_pypi.universe.unyank("Foo.Bar_baz", "2.0")
+    assert mirror.run("mirror").returncode == 0
+    page = mirror.page_json("foo-bar-baz")
+    assert all(f["yanked"] is False for f in page["files"])  # type: ignore[attr-defined]
+
+
+def test_force_check_repairs_without_downloading_current_files(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = _synced(tmp_path, fake_pypi)
+    page = mirror.page_json("dep-leaf")
+    lost = mirror.linked_file("dep-leaf", page["files"][0]["url"])  # type: ignore[index]
+    lost.unlink()
+    (mirror.web / "simple/foo-bar-baz/index.v1_json").unlink()
+    fake_pypi.reset_log()
+    result = mirror.run("mirror", "--force-check")
+    assert result.returncode == 0, result.stderr
+    fetched = [r.path for r in fake_pypi.requests if r.path.startswith("/packages/")]
+    assert [p.rsplit("/", 1)[1] for p in fetched] == [lost.name]
+    assert lost.exists()
+    assert mirror.page_json("foo-bar-baz")["files"]
+    assert fake_pypi.requests.xmlrpc_calls() == [
+        "changelog_last_serial",
+        "list_packages_with_serial",
+    ]
+
+
+def test_sync_fetches_named_projects_without_touching_todo_or_status(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi)
+    mirror.directory.mkdir()
+    (mirror.directory / "status").write_text("1\n")
+    (mirror.directory / "todo").write_text("5\nzzz 3\n")
+    result = mirror.run("sync", "Foo.Bar_baz", "DEP_LEAF")
+    assert result.returncode == 0, result.stderr
+    assert (mirror.directory / "status").read_text() == "1\n"
+    assert (mirror.directory / "todo").read_text() == "5\nzzz 3\n"
+    assert fake_pypi.requests.xmlrpc_calls() == []
+    assert _files_of(fake_pypi, "dep-leaf") <= _stored(mirror)
+    root = json.loads((mirror.web / "simple/index.v1_json").read_text())
+    assert {p["name"] for p in root["projects"]} == {"Foo.Bar_baz", "dep-leaf"}
+
+
+def test_transient_faults_are_retried(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    fake_pypi.rate_limit_xmlrpc(times=2)
+    fake_pypi.fail("/pypi/dep-leaf/json", status=503, times=2)
+    fake_pypi.drop("/packages/", times=2)
+    fake_pypi.truncate("/packages/", times=1)
+    fake_pypi.http_429("/pypi/foo-bar-baz/json", times=1, retry_after=0)
+    mirror = make_mirror(tmp_path, fake_pypi, {"retries": "4"})
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    assert mirror.temp_files() == []
+    for state in fake_pypi.universe.projects():
+        assert {f.filename for fs in state.releases.values() for f in fs} <= _stored(mirror)
+
+
+def test_allowlist_edits_take_effect_on_the_next_run(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    allow = "[plugins]\nenabled = allowlist_project\n[allowlist]\npackages =\n    {}\n"
+    mirror = make_mirror(tmp_path, fake_pypi, extra=allow.format("dep-leaf"))
+    assert mirror.run("mirror").returncode == 0
+    assert (mirror.web / "simple/dep-leaf").exists()
+    mirror.config.write_text(
+        mirror.config.read_text().replace("    dep-leaf\n", "    Foo.Bar_baz\n")
+    )
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    assert (mirror.web / "simple/foo-bar-baz/index.html").exists()
+    assert not (mirror.web / "simple/dep-leaf").exists()  # pruned: no longer allowed
+    assert not (_files_of(fake_pypi, "dep-leaf") & _stored(mirror))
