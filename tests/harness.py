@@ -73,6 +73,7 @@ def make_mirror(
     }
     options.update(mirror_options or {})
     body = "[mirror]\n" + "".join(f"{k} = {v}\n" for k, v in options.items()) + extra
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "bandersnatch.conf"
     config.write_text(body)
     return Mirror(directory, config)

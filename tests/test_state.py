@@ -72,8 +72,9 @@ def test_ledger_round_trip_and_rebuild_from_pages(tmp_path: Path) -> None:
     simple = tmp_path / "web/simple"
     (simple / "a").mkdir(parents=True)
     (simple / "a/index.v1_json").write_text('{"name": "a", "meta": {"_last-serial": 3}}')
+    (simple / "a/index.html").write_text("<title>Links for A</title>\n<!--SERIAL 2-->")
     (simple / "b-c").mkdir()
     (simple / "b-c/index.html").write_text("<title>Links for B_c</title>\n<!--SERIAL 7-->")
     (simple / "index.html").write_text("root")
     rebuilt = ledger_from_pages(FilesystemStorage(tmp_path), hash_index=False)
-    assert rebuilt == {A: IndexEntry(A, "a", 3), B: IndexEntry(B, "B_c", 7)}
+    assert rebuilt == {A: IndexEntry(A, "A", 3), B: IndexEntry(B, "B_c", 7)}

@@ -284,18 +284,22 @@ def ledger_from_pages(storage: Storage, hash_index: bool) -> dict[ProjectName, I
 
 
 def _entry_from_pages(storage: Storage, project_dir: str) -> IndexEntry | None:
+    """Serial from the JSON page (or the HTML page's SERIAL comment); display name from the
+    HTML title, since PEP 691 JSON carries only the normalized name."""
     name = normalize(project_dir.rsplit("/", 1)[1])
+    serial: int | None = None
     raw_json = storage.read_bytes(f"{project_dir}/index.v1_json")
     if raw_json is not None:
         try:
-            doc = json.loads(raw_json)
-            return IndexEntry(name, str(doc["name"]), int(doc["meta"]["_last-serial"]))
+            serial = int(json.loads(raw_json)["meta"]["_last-serial"])
         except (ValueError, KeyError, TypeError):
-            pass
+            serial = None
     page = storage.read_bytes(f"{project_dir}/index.html")
-    if page is None:
+    if page is None and serial is None:
         return None
-    serial = _SERIAL_COMMENT.search(page)
-    title = _TITLE.search(page)
+    title = _TITLE.search(page) if page else None
     display = html.unescape(title.group(1).decode("utf-8", "replace")) if title else name
-    return IndexEntry(name, display, int(serial.group(1)) if serial else 0)
+    if serial is None and page is not None:
+        found = _SERIAL_COMMENT.search(page)
+        serial = int(found.group(1)) if found else 0
+    return IndexEntry(name, display, serial or 0)

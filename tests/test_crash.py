@@ -1,0 +1,99 @@
+"""Crash safety: the real CLI killed with SIGKILL at random moments, and stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fakepypi import FakePyPI, make_universe
+from harness import CLI, Mirror, make_mirror
+
+VOLATILE = {"web/last-modified", "failures", "filters"}
+
+
+def _snapshot(mirror: Mirror) -> dict[str, bytes]:
+    """Every file of the mirror (symlinks by target), except ones that hold a timestamp."""
+    out: dict[str, bytes] = {}
+    for path in sorted(mirror.directory.rglob("*")):
+        rel = path.relative_to(mirror.directory).as_posix()
+        if rel in VOLATILE or rel == ".lock":
+            continue
+        if path.is_symlink():
+            out[rel] = b"-> " + os.readlink(path).encode()
+        elif path.is_file():
+            out[rel] = path.read_bytes()
+    return out
+
+
+def _start(mirror: Mirror) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "-c", str(mirror.config), "mirror"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture
+def slow_fake(make_fake_pypi: Callable[..., FakePyPI]) -> FakePyPI:
+    fake = make_fake_pypi(make_universe(n_projects=50, seed=11, big_project_files=80))
+    fake.slow("/packages/", 0.004)  # so that kills land in the middle of downloads
+    return fake
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_finish_equals_an_uninterrupted_mirror(
+    tmp_path: Path, slow_fake: FakePyPI
+) -> None:
+    reference = make_mirror(tmp_path / "reference", slow_fake)
+    started = time.monotonic()
+    assert reference.run("mirror").returncode == 0
+    full = time.monotonic() - started
+    reference_files = len(slow_fake.requests.filter(path_prefix="/packages/"))
+
+    slow_fake.reset_log()
+    victim = make_mirror(tmp_path / "victim", slow_fake)
+    rng = random.Random(20261122)
+    kills = 7
+    for _ in range(kills):
+        proc = _start(victim)
+        time.sleep(rng.uniform(0.05, max(0.1, full * 0.6)))
+        proc.kill()
+        proc.communicate()
+    result = victim.run("mirror")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    assert _snapshot(victim) == _snapshot(reference)
+    assert victim.temp_files() == []
+    assert not (victim.directory / "todo").exists()
+    assert not (victim.directory / "todo.progress").exists()
+    # complete files are not fetched again: at most the in-flight ones per kill
+    fetched = len(slow_fake.requests.filter(path_prefix="/packages/"))
+    assert fetched <= reference_files + kills * 8
+
+
+def test_sigterm_stops_cleanly_and_the_next_run_resumes(
+    tmp_path: Path, slow_fake: FakePyPI
+) -> None:
+    mirror = make_mirror(tmp_path, slow_fake)
+    proc = _start(mirror)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 5, err[-2000:]
+    assert "SIGTERM received" in err and "progress saved" in err
+    assert (mirror.directory / "todo").exists()
+    assert mirror.temp_files() == []
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not (mirror.directory / "todo").exists()
+    for state in slow_fake.universe.projects():
+        if state.releases:
+            page = mirror.page_json(state.normalized)
+            assert len(page["files"]) == len(state.files())  # type: ignore[arg-type]
