@@ -64,22 +64,28 @@ class Runtime:
             return SimpleIndexFeed(SimpleFeed(session, m.master, m.timeout, self.policy))
         return XmlRpcFeed(ChangelogClient(session, m.master, m.timeout, self.policy))
 
-    def syncer(self, stop: threading.Event, guard: DeletionGuard | None = None) -> Syncer:
+    def metadata_client(self) -> MetadataClient:
         m = self.config.mirror
-        metadata = MetadataClient(
+        return MetadataClient(
             m.master,
             m.timeout,
             self.policy,
             cache_bust=m.cache_bust,
             source="simple" if m.change_feed == "simple" else "json",
         )
-        downloader = Downloader(
+
+    def downloader(self) -> Downloader:
+        m = self.config.mirror
+        return Downloader(
             timeout=m.timeout,
             global_timeout=m.global_timeout,
             policy=self.policy,
             download_mirror=m.download_mirror,
             mirror_only=m.download_mirror_no_fallback,
         )
+
+    def syncer(self, stop: threading.Event, guard: DeletionGuard | None = None) -> Syncer:
+        m = self.config.mirror
         options = SyncOptions(
             workers=m.workers,
             release_files=m.release_files,
@@ -92,8 +98,8 @@ class Runtime:
         return Syncer(
             self.sessions,
             self.storage,
-            metadata,
-            downloader,
+            self.metadata_client(),
+            self.downloader(),
             self.publisher,
             options,
             project_filter=filters.project_filter(self.config.filters),
