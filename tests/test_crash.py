@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from fakepypi import FakePyPI, make_universe
 from harness import CLI, Mirror, make_mirror
 
@@ -61,11 +62,14 @@ def test_sigkill_at_random_moments_then_finish_equals_an_uninterrupted_mirror(
     victim = make_mirror(tmp_path / "victim", slow_fake)
     rng = random.Random(20261122)
     kills = 7
+    interrupted = 0
     for _ in range(kills):
         proc = _start(victim)
-        time.sleep(rng.uniform(0.05, max(0.1, full * 0.6)))
+        time.sleep(rng.uniform(0.3, max(0.4, full * 0.7)))
         proc.kill()
         proc.communicate()
+        interrupted += (victim.directory / "todo").exists()
+    assert interrupted >= 3  # most kills really landed mid-sync
     result = victim.run("mirror")
     assert result.returncode == 0, result.stderr[-3000:]
 
