@@ -82,6 +82,8 @@ def test_stale_project_is_deferred_and_blocks_nothing(
     fake.universe.add_release(other, "60.0", [FileSpec("sdist")])
     result = mirror.run("mirror")
     assert result.returncode == 1
+    assert f"failed: {normalized}: " in result.stderr
+    assert "(deferred: failing for 2 runs, since " in result.stderr
     assert _files_of(fake, other) <= _stored(mirror)
     assert int((mirror.directory / "status").read_text()) == fake.universe.last_serial
     # the CDN recovers: the deferred project arrives and the todo is gone
@@ -225,3 +227,24 @@ def test_allowlist_edits_take_effect_on_the_next_run(tmp_path: Path, fake_pypi: 
     assert (mirror.web / "simple/foo-bar-baz/index.html").exists()
     assert not (mirror.web / "simple/dep-leaf").exists()  # pruned: no longer allowed
     assert not (_files_of(fake_pypi, "dep-leaf") & _stored(mirror))
+
+
+def test_sync_skip_simple_root_defers_the_root_index_to_the_next_run(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = _synced(tmp_path, fake_pypi)
+    index = mirror.web / "simple/index.v1_json"
+    doc = json.loads(index.read_text())
+    doc["projects"] = [p for p in doc["projects"] if p["name"] != "dep-leaf"]
+    index.write_text(json.dumps(doc))  # a root index that lags behind the ledger
+    result = mirror.run("sync", "--skip-simple-root", "Foo.Bar_baz")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(index.read_text()) == doc
+    assert (mirror.directory / "root-index-stale").exists()
+    fake_pypi.reset_log()
+    result = mirror.run("mirror")  # nothing changed upstream, yet the root is rewritten
+    assert result.returncode == 0, result.stderr
+    assert fake_pypi.requests.xmlrpc_calls() == ["changelog_since_serial"]
+    names = {p["name"] for p in json.loads(index.read_text())["projects"]}
+    assert "dep-leaf" in names
+    assert not (mirror.directory / "root-index-stale").exists()

@@ -18,6 +18,7 @@ import logging.config
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -108,7 +109,11 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
 def summarize(report: SyncReport) -> int:
     for failure in report.failures:
-        log.error("failed: %s: %s", failure.name, failure.reason)
+        history = ""
+        if failure.since is not None:
+            since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(failure.since))
+            history = f" (deferred: failing for {failure.runs} runs, since {since})"
+        log.error("failed: %s: %s%s", failure.name, failure.reason, history)
     log.info(
         "summary: %d projects synced, %d removed, %d files downloaded (%d bytes), "
         "%d projects failed, %.1f seconds",

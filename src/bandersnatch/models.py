@@ -127,6 +127,10 @@ class SyncPlan:
 class ProjectFailure:
     name: ProjectName
     reason: str
+    since: float | None = None
+    """When this project started failing (epoch seconds), if it failed in earlier runs too."""
+    runs: int = 1
+    """How many runs in a row it has failed, this one included."""
 
 
 @dataclass(frozen=True)

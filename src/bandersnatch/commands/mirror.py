@@ -191,7 +191,9 @@ class _MirrorRun:
         self._write_diff_file(written)
         return self._report(failed)
 
-    def _failure_history(self, failed: Mapping[ProjectName, str]) -> None:
+    def _failure_history(
+        self, failed: Mapping[ProjectName, str]
+    ) -> dict[ProjectName, FailureRecord]:
         """Remember since when each project fails; be loud about long-standing ones."""
         state = self.rt.state
         before = state.read_failures()
@@ -210,14 +212,21 @@ class _MirrorRun:
                 )  # fmt: skip
         if history or before:
             state.write_failures(history)
+        return history
 
     def _report(self, failed: dict[ProjectName, int]) -> SyncReport:
         reasons = {r.name: r.failure or "" for r in self.results if r.failure}
+        reasons = {n: reasons.get(n, "not synced (stopped early)") for n in sorted(failed)}
+        history = self._failure_history(reasons)
         failures = tuple(
-            ProjectFailure(name, reasons.get(name, "not synced (stopped early)"))
-            for name in sorted(failed)
+            ProjectFailure(
+                name,
+                reason,
+                history[name].since if history[name].runs > 1 else None,
+                history[name].runs,
+            )
+            for name, reason in reasons.items()
         )
-        self._failure_history({f.name: f.reason for f in failures})
         return SyncReport(
             projects_synced=sum(1 for r in self.results if r.published and not r.failure),
             projects_removed=self.removed,
