@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NewType
 
 from packaging.utils import canonicalize_name
@@ -84,6 +85,10 @@ class Project:
     """The upstream JSON API document, kept opaque for ``[mirror] json = true``."""
     refused: tuple[tuple[str, str], ...] = ()
     """(filename, reason) for files the upstream listed but that were refused as unsafe."""
+    info: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    """The upstream ``info`` object, read-only (mappings and tuples all the way down).
+
+    Metadata filters read it (``info.classifiers``, ``info.version``...)."""
 
 
 @dataclass(frozen=True)

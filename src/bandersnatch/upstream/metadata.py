@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from types import MappingProxyType
 from typing import Any
 
 import requests
@@ -156,7 +157,21 @@ def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Projec
         files=tuple(files),
         json_document=body,
         refused=tuple(refused),
+        info=_frozen_info(doc["info"]),
     )
+
+
+def _frozen_info(info: dict[str, Any]) -> MappingProxyType[str, object]:
+    """The ``info`` object as read-only mappings and tuples (``Project`` is frozen)."""
+
+    def freeze(value: object) -> object:
+        if isinstance(value, dict):
+            return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+        if isinstance(value, list):
+            return tuple(freeze(v) for v in value)
+        return value
+
+    return MappingProxyType({str(k): freeze(v) for k, v in info.items()})
 
 
 def _hex(value: Any, length: int) -> str | None:
