@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import configparser
 import difflib
+import importlib.metadata
 import importlib.resources
 import logging
 import math
@@ -111,7 +112,26 @@ KNOWN_PLUGINS: tuple[str, ...] = (
     "regex_release_file_metadata",
     "version_range_release_file_metadata",
 )
-"""Every filter plugin name ``[plugins] enabled`` accepts; ``all`` expands to these."""
+"""The built-in filter plugins; ``all`` expands to these plus the installed third-party ones."""
+
+PLUGIN_GROUP = "bandersnatch.filters"
+"""The entry-point group third-party filter plugins register in (see ``filters.plugins``)."""
+
+
+def installed_plugins() -> dict[str, importlib.metadata.EntryPoint]:
+    """Third-party filter plugins by name (a built-in name cannot be taken over)."""
+    found: dict[str, importlib.metadata.EntryPoint] = {}
+    for point in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        if point.name in KNOWN_PLUGINS:
+            logger.warning("filter plugin %s from %s ignored: a built-in has that name",
+                           point.name, point.value)  # fmt: skip
+        elif point.name in found:
+            logger.warning("filter plugin %s: %s ignored, using %s",
+                           point.name, point.value, found[point.name].value)  # fmt: skip
+        else:
+            found[point.name] = point
+    return found
+
 
 _DEFAULT_CONF = "default.conf"
 _NO_DEFAULT_SECTION = "bandersnatch: configparser default section (unused)"
@@ -504,18 +524,29 @@ def _plugins(parser: configparser.ConfigParser) -> tuple[str, ...]:
     for key, raw in parser.items("plugins"):
         if key != "enabled":
             raise _unknown_key("plugins", key, raw, ("enabled",))
-    names = parser.get("plugins", "enabled", fallback="").split()
+    names = [
+        word
+        for line in parser.get("plugins", "enabled", fallback="").splitlines()
+        for word in line.split("#", 1)[0].split()
+    ]
+    third_party: tuple[str, ...] = ()
+    if set(names) - set(KNOWN_PLUGINS):  # "all" or a third-party name: look them up
+        third_party = tuple(installed_plugins())
     for name in names:
-        if name != "all" and name not in KNOWN_PLUGINS:
-            hint = _did_you_mean(name, KNOWN_PLUGINS) or "; see default.conf for the names"
+        if name != "all" and name not in KNOWN_PLUGINS and name not in third_party:
+            known = (*KNOWN_PLUGINS, *third_party)
+            hint = _did_you_mean(name, known) or "; see default.conf for the names"
             raise ConfigError("plugins", "enabled", name, "unknown filter plugin" + hint)
     if "all" in names:
-        return KNOWN_PLUGINS
+        return (*KNOWN_PLUGINS, *sorted(third_party))
     return tuple(dict.fromkeys(names))
 
 
-def _check_sections(parser: configparser.ConfigParser) -> None:
-    known = ["mirror", "plugins", *_FILTER_SECTIONS]
+def _check_sections(parser: configparser.ConfigParser, enabled: tuple[str, ...]) -> None:
+    """Every section is known: ``[mirror]``, ``[plugins]``, a filter's or an enabled
+    third-party plugin's (named like the plugin)."""
+    plugins = [name for name in enabled if name not in KNOWN_PLUGINS]
+    known = ["mirror", "plugins", *_FILTER_SECTIONS, *plugins]
     for name in parser.sections():
         if name == "DEFAULT":
             logger.warning("config: [DEFAULT] is ignored; put each key in its own section")
@@ -564,25 +595,35 @@ def _requirement_lines(
     return tuple(dict.fromkeys(lines)), frozenset(names)
 
 
+_ALLOWLISTS = {
+    "allowlist_project": "packages",
+    "allowlist_release": "packages",
+    "project_requirements": "requirements",
+    "project_requirements_pinned": "requirements",
+}
+"""The plugins that make an allowlist of projects, and the ``[allowlist]`` key each reads."""
+
+
 def _warn_unused(sections: Mapping[str, Mapping[str, str]], enabled: tuple[str, ...]) -> None:
     for name in sections:
-        if not set(_FILTER_SECTIONS[name].plugins) & set(enabled):
+        if name in _FILTER_SECTIONS and not set(_FILTER_SECTIONS[name].plugins) & set(enabled):
             plugins = ", ".join(_FILTER_SECTIONS[name].plugins)
             logger.warning("config: [%s] has no effect: enable %s in [plugins]", name, plugins)
     allowlist = sections.get("allowlist", {})
-    if "allowlist_project" in enabled and not allowlist.get("packages", "").strip():
+    active = [plugin for plugin in enabled if plugin in _ALLOWLISTS]
+    if active and not any(allowlist.get(_ALLOWLISTS[p], "").strip() for p in active):
         logger.warning(
-            "config: allowlist_project is enabled but [allowlist] packages is empty: "
-            "nothing will be mirrored"
+            "config: %s enabled but [allowlist] lists nothing: nothing will be mirrored",
+            ", ".join(active),
         )
 
 
-def _filters(parser: configparser.ConfigParser) -> FilterConfig:
-    enabled = _plugins(parser)
+def _filters(parser: configparser.ConfigParser, enabled: tuple[str, ...]) -> FilterConfig:
+    plugins = {name for name in enabled if name not in KNOWN_PLUGINS}
     sections = {
-        name: _filter_section(parser, name)
+        name: _filter_section(parser, name) if name in _FILTER_SECTIONS else dict(parser[name])
         for name in parser.sections()
-        if name in _FILTER_SECTIONS
+        if name in _FILTER_SECTIONS or name in plugins
     }
     _warn_unused(sections, enabled)
     if "packages" in sections.get("blocklist", {}):
@@ -602,9 +643,10 @@ def load(path: Path) -> Config:
     """Read and validate the config at ``path``; every problem is a ``ConfigError``."""
     path = Path(path)
     parser = _read(path)
-    _check_sections(parser)
+    enabled = _plugins(parser)
+    _check_sections(parser, enabled)
     mirror = _mirror(parser, path)
-    return Config(mirror=mirror, filters=_filters(parser), path=path)
+    return Config(mirror=mirror, filters=_filters(parser, enabled), path=path)
 
 
 def default_config_text() -> str:

@@ -1,47 +1,67 @@
 """Filter plugins: which projects, releases and files a partial mirror keeps.
 
-``name_filter`` decides from a project name alone (it runs before any metadata request);
-``project_filter`` trims a fetched project's releases and files.
+The sixteen plugins of pypa/bandersnatch, with its config sections, one module per family:
+``names`` (project filters by name), ``metadata`` (project filters on fetched metadata),
+``releases``, ``platforms`` and ``files`` (release-file filters); ``requirements`` reads
+allow/blocklist lines and requirements files, ``matching`` the metadata rules, ``plugins``
+loads third-party filters, ``pipeline`` composes them. Every filter is pure: the same config
+and project always give the same answer. See ``docs/filtering.md``.
+
+The commands use four functions, each building the filters from the config:
+
+- ``name_filter``: decides from a normalized project name alone, before any request;
+- ``known_names``: every project the mirror may hold, when an allowlist fixes that up front
+  (``None`` otherwise), so a run never needs upstream's list of every project;
+- ``project_filter``: a fetched project as the mirror keeps it, or ``None`` when it is
+  excluded entirely (by name or by a metadata filter);
+- ``check_supported``: reads and checks every enabled filter's configuration (requirements
+  files, patterns, sizes, platforms, third-party plugins); a ``ConfigError`` if anything is
+  wrong, so a bad filter stops the run at start-up rather than mid-sync.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..config import FilterConfig
-from ..errors import ConfigError
+from ..config import PLUGIN_GROUP, FilterConfig
 from ..models import Project, ProjectName
+from .pipeline import FilterSet, build
+from .plugins import Plugin, PluginFactory
+
+__all__ = [
+    "PLUGIN_GROUP",
+    "FilterSet",
+    "NameFilter",
+    "Plugin",
+    "PluginFactory",
+    "ProjectFilter",
+    "build",
+    "check_supported",
+    "known_names",
+    "name_filter",
+    "project_filter",
+]
 
 NameFilter = Callable[[ProjectName], bool]
-ProjectFilter = Callable[[Project], Project]
+"""normalized name -> may the mirror hold this project?"""
+ProjectFilter = Callable[[Project], "Project | None"]
+"""fetched project -> what the mirror keeps of it, or None: excluded entirely."""
 
 
 def name_filter(config: FilterConfig) -> NameFilter:
-    if config.allowlist_enabled:
-        allowed = config.allowlist_names
-        return lambda name: name in allowed
-    return lambda name: True
+    return build(config).keep_name
 
 
 def known_names(config: FilterConfig) -> frozenset[ProjectName] | None:
     """The complete set of projects the mirror may hold, when the config fixes it up front
     (an allowlist): then no run ever needs upstream's list of every project."""
-    if config.allowlist_enabled:
-        return config.allowlist_names
-    return None
+    return build(config).known_names()
 
 
 def project_filter(config: FilterConfig) -> ProjectFilter:
-    return lambda project: project
-
-
-SUPPORTED = frozenset({"allowlist_project"})
+    return build(config).apply
 
 
 def check_supported(config: FilterConfig) -> None:
-    """Refuse, loudly, a plugin this version cannot apply yet (never filter silently wrong)."""
-    for plugin in config.enabled:
-        if plugin not in SUPPORTED:
-            raise ConfigError(
-                "plugins", "enabled", plugin, "this filter plugin is not available yet"
-            )
+    """Check every enabled filter's configuration; ``ConfigError`` names what is wrong."""
+    build(config)

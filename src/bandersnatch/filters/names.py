@@ -1,0 +1,81 @@
+"""Project filters that decide from a name alone, before any request.
+
+``allowlist_project``, ``project_requirements``, ``blocklist_project`` and ``regex_project``.
+The allowlist is one set: the union of ``[allowlist] packages`` (when ``allowlist_project``
+or ``allowlist_release`` is enabled) and the requirements files (when
+``project_requirements`` or ``project_requirements_pinned`` is enabled). A name must be in it
+(when any of those is enabled), must not be blocklisted, and must match no ``regex_project``
+pattern. Names are normalized on both sides; patterns are tried on the normalized name and,
+once the project is fetched, on its display name too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..config import FilterConfig
+from ..models import ProjectName
+from .requirements import Pin, config_pins
+
+ALLOWLIST_PACKAGES = frozenset({"allowlist_project", "allowlist_release"})
+"""Plugins that make ``[allowlist] packages`` an allowlist of projects."""
+ALLOWLIST_FILES = frozenset({"project_requirements", "project_requirements_pinned"})
+"""Plugins that make the requirements files an allowlist of projects."""
+
+
+@dataclass(frozen=True)
+class NameRules:
+    allowed: frozenset[ProjectName] | None
+    """Only these projects (None: no allowlist plugin is enabled)."""
+    blocked: frozenset[ProjectName] = frozenset()
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+    def keep(self, name: ProjectName) -> bool:
+        if self.allowed is not None and name not in self.allowed:
+            return False
+        return name not in self.blocked and not self.matches_pattern(name)
+
+    def matches_pattern(self, text: str) -> bool:
+        return any(pattern.match(text) for pattern in self.patterns)
+
+    def known(self) -> frozenset[ProjectName] | None:
+        """Every name that can pass, when an allowlist makes that a finite set."""
+        if self.allowed is None:
+            return None
+        return frozenset(name for name in self.allowed if self.keep(name))
+
+
+def package_pins(config: FilterConfig) -> tuple[Pin, ...]:
+    """``[allowlist] packages``, as validated by ``config``."""
+    return tuple(Pin.parse(line) for line in config.allowlist_packages)
+
+
+def blocklist_pins(config: FilterConfig) -> tuple[Pin, ...]:
+    raw = config.sections.get("blocklist", {}).get("packages", "")
+    return config_pins("blocklist", "packages", raw)
+
+
+def name_rules(config: FilterConfig, packages: Iterable[Pin], files: Iterable[Pin]) -> NameRules:
+    """The name rules of the enabled plugins; ``files``: the requirements files' pins."""
+    enabled = set(config.enabled)
+    allowed: set[ProjectName] | None = None
+    if enabled & (ALLOWLIST_PACKAGES | ALLOWLIST_FILES):
+        allowed = set()
+        if enabled & ALLOWLIST_PACKAGES:
+            allowed.update(pin.name for pin in packages)
+        if enabled & ALLOWLIST_FILES:
+            allowed.update(pin.name for pin in files)
+    blocked: frozenset[ProjectName] = frozenset()
+    if "blocklist_project" in enabled:
+        blocked = frozenset(pin.name for pin in blocklist_pins(config) if not pin.pinned)
+    patterns: tuple[re.Pattern[str], ...] = ()
+    if "regex_project" in enabled:
+        raw = config.sections.get("filter_regex", {}).get("packages", "")
+        patterns = tuple(re.compile(line.strip()) for line in raw.splitlines() if line.strip())
+    return NameRules(
+        allowed=None if allowed is None else frozenset(allowed),
+        blocked=blocked,
+        patterns=patterns,
+    )

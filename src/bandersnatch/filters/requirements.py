@@ -1,0 +1,245 @@
+"""Requirement lines: ``[allowlist]``/``[blocklist] packages`` and requirements files.
+
+A ``Pin`` is one line reduced to what a mirror needs: the normalized project name and the
+version specifier (empty: every release). Markers and extras are ignored: a mirror serves
+every platform and every extra.
+
+Requirements files (``[allowlist] requirements_path`` + ``requirements``) are read the way
+pip writes them: ``#`` comments, backslash continuations, ``-r``/``--requirement`` includes
+(followed, relative to the including file), other pip options ignored (``-e``, ``-c``,
+``--index-url``, a trailing ``--hash=...``), and any encoding pip users end up with: a BOM
+(UTF-8, UTF-16, UTF-32), a PEP 263 ``coding:`` line, BOM-less UTF-16, UTF-8, else latin-1.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from ..errors import ConfigError
+from ..models import ProjectName, normalize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One requirement line: a project and the releases it names."""
+
+    name: ProjectName
+    specifier: SpecifierSet
+
+    @classmethod
+    def parse(cls, text: str) -> Pin:
+        """``foo``, ``Foo.Bar>=1.0,<2``, ``foo[extra]==1; python_version<'3'`` -> Pin.
+
+        Raises ``InvalidRequirement`` for anything else.
+        """
+        requirement = Requirement(text)
+        return cls(normalize(requirement.name), requirement.specifier)
+
+    @property
+    def pinned(self) -> bool:
+        return bool(self.specifier)
+
+    def matches(self, version: str) -> bool:
+        """Is ``version`` one of the releases this line names? Prereleases count.
+
+        A line without a specifier names every release, even one whose version is not
+        PEP 440; a line with one never names a version it cannot parse.
+        """
+        if not self.specifier:
+            return True
+        try:
+            parsed = Version(version)
+        except InvalidVersion:
+            return False
+        return self.specifier.contains(parsed, prereleases=True)
+
+
+def group(pins: tuple[Pin, ...]) -> dict[ProjectName, tuple[Pin, ...]]:
+    """Pins by project name, in line order."""
+    out: dict[ProjectName, tuple[Pin, ...]] = {}
+    for pin in pins:
+        out[pin.name] = (*out.get(pin.name, ()), pin)
+    return out
+
+
+def config_pins(section: str, key: str, raw: str) -> tuple[Pin, ...]:
+    """The lines of a config value (``#`` starts a comment anywhere, as pypa reads them)."""
+    pins: list[Pin] = []
+    for line in raw.splitlines():
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            pins.append(Pin.parse(text))
+        except InvalidRequirement as exc:
+            reason = "not a project name or requirement: " + str(exc).splitlines()[0]
+            raise ConfigError(section, key, text, reason) from exc
+    return tuple(pins)
+
+
+# --- requirements files ------------------------------------------------------------------
+
+
+def requirements_pins(allowlist: Mapping[str, str]) -> tuple[Pin, ...]:
+    """Every requirement in the files ``[allowlist] requirements`` names."""
+    pins: list[Pin] = []
+    seen: set[Path] = set()
+    for path in requirement_files(allowlist):
+        pins.extend(_file_pins(path, seen))
+    return tuple(pins)
+
+
+def requirement_files(allowlist: Mapping[str, str]) -> list[Path]:
+    """The files ``[allowlist] requirements`` names, globs expanded (sorted), in order.
+
+    Relative names are relative to ``requirements_path`` (default: the current directory,
+    as pypa/bandersnatch reads them). A missing file or a glob matching nothing is a
+    ``ConfigError``: silently allowing nothing would empty the mirror.
+    """
+    base = Path(allowlist.get("requirements_path", "").strip() or ".")
+    files: list[Path] = []
+    for line in allowlist.get("requirements", "").splitlines():
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        if any(ch in text for ch in "*?["):
+            matched = _glob(base, text)
+            if not matched:
+                raise ConfigError("allowlist", "requirements", text, f"no file in {base} matches")
+            files.extend(matched)
+            continue
+        path = base / text
+        if not path.is_file():
+            raise ConfigError("allowlist", "requirements", text, f"no such file: {path}")
+        files.append(path)
+    return list(dict.fromkeys(files))
+
+
+def _glob(base: Path, pattern: str) -> list[Path]:
+    if Path(pattern).is_absolute():
+        anchor = Path(Path(pattern).anchor)
+        return sorted(p for p in anchor.glob(str(Path(pattern).relative_to(anchor))) if p.is_file())
+    return sorted(p for p in base.glob(pattern) if p.is_file())
+
+
+def _file_pins(path: Path, seen: set[Path]) -> Iterator[Pin]:
+    key = path.resolve()
+    if key in seen:
+        return
+    seen.add(key)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = f"cannot read {path}: {exc.strerror or exc}"
+        raise ConfigError("allowlist", "requirements", str(path), reason) from exc
+    for lineno, line in _logical_lines(decode(data)):
+        included = _include(line)
+        if included is not None:
+            target = path.parent / included
+            if not target.is_file():
+                reason = f"{path} line {lineno} includes {target}, which does not exist"
+                raise ConfigError("allowlist", "requirements", line, reason)
+            yield from _file_pins(target, seen)
+        elif not line.startswith("-"):
+            pin = _requirement(path, lineno, line)
+            if pin is not None:
+                yield pin
+
+
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_OPTION_TAIL = re.compile(r"\s+--?[A-Za-z].*$")
+_INCLUDE = re.compile(r"^(?:-r|--requirement)(?:\s*=\s*|\s+|(?=[^\s=-]))(\S+)$")
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(first line number, line) with continuations joined and comments removed."""
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not pending:
+            start = number
+        if raw.endswith("\\") and not raw.lstrip().startswith("#"):
+            pending.append(raw[:-1])
+            continue
+        line = _COMMENT.sub("", "".join([*pending, raw])).strip()
+        pending = []
+        if line:
+            yield start, line
+    tail = _COMMENT.sub("", "".join(pending)).strip()
+    if tail:
+        yield start, tail
+
+
+def _include(line: str) -> str | None:
+    match = _INCLUDE.match(line)
+    return match.group(1) if match else None
+
+
+def _requirement(path: Path, lineno: int, line: str) -> Pin | None:
+    text = _OPTION_TAIL.sub("", line)
+    try:
+        return Pin.parse(text)
+    except InvalidRequirement:
+        log.warning("%s line %d: %r is not a project requirement; ignored", path, lineno, line)
+        return None
+
+
+# --- encodings ------------------------------------------------------------------------
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: it starts with the same bytes
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def decode(data: bytes) -> str:
+    """A requirements file's text, whatever editor or tool wrote it. Never fails."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    guessed = _cookie(data) or _bomless_utf16(data)
+    if guessed is not None:
+        try:
+            return data.decode(guessed)
+        except (UnicodeDecodeError, LookupError):
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _cookie(data: bytes) -> str | None:
+    """The PEP 263 ``coding:`` declaration in the first two lines, if any."""
+    for line in data.splitlines()[:2]:
+        match = _CODING.match(line)
+        if match:
+            return match.group(1).decode("ascii")
+    return None
+
+
+def _bomless_utf16(data: bytes) -> str | None:
+    """UTF-16 without a BOM: ASCII text with every other byte NUL."""
+    if len(data) < 2 or len(data) % 2 or b"\0" not in data:
+        return None
+    if not any(data[1::2]):
+        return "utf-16-le"
+    if not any(data[0::2]):
+        return "utf-16-be"
+    return None
