@@ -89,8 +89,8 @@ packages = .+-thing$
 
 
 def test_regex_project_matches_from_the_start_of_the_name(tmp_path: Path) -> None:
-    body = "[plugins]\nenabled = regex_project\n[filter_regex]\npackages =\n    .+-evil$\n    ^tmp\n"
-    rules = build(tmp_path, body)
+    body = "[filter_regex]\npackages =\n    .+-evil$\n    ^tmp\n"
+    rules = build(tmp_path, "[plugins]\nenabled = regex_project\n" + body)
     assert [rules.keep_name(n) for n in _names("very-evil", "evil", "tmpfoo", "footmp")] == [
         False,
         True,
@@ -100,7 +100,8 @@ def test_regex_project_matches_from_the_start_of_the_name(tmp_path: Path) -> Non
 
 
 def test_regex_project_also_tries_the_display_name(tmp_path: Path) -> None:
-    rules = build(tmp_path, "[plugins]\nenabled = regex_project\n[filter_regex]\npackages = ^Django")
+    body = "[plugins]\nenabled = regex_project\n[filter_regex]\npackages = ^Django"
+    rules = build(tmp_path, body)
     assert rules.keep_name(ProjectName("django"))  # the normalized name does not match
     assert rules.apply(project("Django", {"1.0": simple("1.0", "django")})) is None
     assert rules.apply(project("django", {"1.0": simple("1.0", "django")})) is not None
