@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from . import __version__
-from .commands import mirror, sync
+from .commands import mirror, sync, verify
 from .config import Config, load, write_default
 from .errors import (
     BandersnatchError,
@@ -69,7 +69,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not rewrite the root index now (the next mirror run does)",
     )
+    add_verify_parser(commands)
     return parser
+
+
+def add_verify_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cmd = commands.add_parser("verify", help="find and repair missing, corrupt and orphan files")
+    cmd.add_argument("--delete", action="store_true", help="delete orphan files")
+    cmd.add_argument("--dry-run", action="store_true", help="change nothing; report what to do")
+    cmd.add_argument(
+        "--json-update", action="store_true", help="refresh each project's metadata from upstream"
+    )
+    cmd.add_argument(
+        "--workers", type=int, choices=range(1, 11), metavar="N",
+        help="parallel checks (1-10; default [mirror] verifiers)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--hash", action="store_true", help="check every digest (as compare-method = hash does)"
+    )
 
 
 def setup_logging(debug: bool, log_config: Path | None) -> None:
@@ -139,9 +156,24 @@ def run_sync(args: argparse.Namespace, config: Config, stop: threading.Event) ->
     return summarize(report)
 
 
+def run_verify(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+    request = verify.VerifyRequest(
+        delete=args.delete,
+        dry_run=args.dry_run,
+        json_update=args.json_update,
+        hash_files=args.hash,
+        workers=args.workers,
+    )
+    report = verify.run(config, request, stop)
+    for line in report.lines():
+        log.info("%s", line)
+    return EXIT_PARTIAL if report.damage_remains else EXIT_OK
+
+
 HANDLERS = {
     "mirror": run_mirror,
     "sync": run_sync,
+    "verify": run_verify,
 }
 
 

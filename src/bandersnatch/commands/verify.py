@@ -1,0 +1,261 @@
+"""``bandersnatch verify``: find and repair damage in the mirror. Wiring only.
+
+One pass over ``web/packages`` records every stored file with its size; each project is then
+checked against its stored metadata or its pages (``verifier``), in a thread pool, and
+whatever no project references is an orphan. A checkpoint file records the projects already
+verified, so a verify that is killed continues where it stopped; it is deleted when a verify
+completes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from .. import filters
+from ..config import Config
+from ..errors import Interrupted, StorageError
+from ..models import IndexEntry, ProjectName
+from ..paths import check_project_name
+from ..runtime import Runtime
+from ..state import GENERATION_FILE, ROOT_STALE, mirror_lock
+from ..storage.scan import file_sizes
+from ..verification import NO_SOURCE, ROOT, Finding, ProjectOutcome, VerifyReport, upstream_base
+from ..verifier import ProjectVerifier, VerifyOptions
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "verify.checkpoint"
+PACKAGES = "web/packages"
+_ROOT_HTML, _ROOT_JSON = ("index.html", "index.v1_html"), ("index.v1_json",)
+_PROGRESS_EVERY = 30.0
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    delete: bool = False
+    dry_run: bool = False
+    json_update: bool = False
+    hash_files: bool = False
+    workers: int | None = None
+
+
+def run(config: Config, request: VerifyRequest, stop: threading.Event) -> VerifyReport:
+    filters.check_supported(config.filters)
+    runtime = Runtime.build(config)
+    with mirror_lock(config.mirror.directory):
+        try:
+            return _VerifyRun(runtime, request, stop).execute()
+        finally:
+            runtime.sessions.close()
+
+
+def project_dirs(runtime: Runtime) -> set[ProjectName]:
+    """Every project that has a page directory (valid normalized names only)."""
+    storage, hash_index = runtime.storage, runtime.config.mirror.hash_index
+    top = [n for n in storage.list_dir("web/simple") if not n.startswith((".", "index"))]
+    names = [n for d in top for n in storage.list_dir(f"web/simple/{d}")] if hash_index else top
+    found = set()
+    for name in names:
+        try:
+            check_project_name(ProjectName(name))
+        except StorageError:
+            log.debug("web/simple/%s is not a normalized project name; skipped", name)
+            continue
+        found.add(ProjectName(name))
+    return found
+
+
+@dataclass
+class _VerifyRun:
+    rt: Runtime
+    request: VerifyRequest
+    stop: threading.Event
+    started: float = field(default_factory=time.monotonic)
+    report: VerifyReport = field(default_factory=VerifyReport)
+    entries: dict[ProjectName, IndexEntry] = field(default_factory=dict)
+    listed: dict[ProjectName, IndexEntry] = field(default_factory=dict)
+    unreferenced: set[str] = field(default_factory=set)
+    last_progress: float = field(default_factory=time.monotonic)
+
+    def execute(self) -> VerifyReport:
+        rt, request = self.rt, self.request
+        self.report = VerifyReport(dry_run=request.dry_run, delete=request.delete)
+        if rt.storage.exists(GENERATION_FILE):
+            rt.state.check_generation()
+        ledger = rt.state.read_ledger()
+        self.entries = dict(ledger or {})
+        names = sorted(self.entries.keys() | project_dirs(rt))
+        done = self._resume()
+        sizes = file_sizes(rt.storage, PACKAGES)
+        self.unreferenced = set(sizes)
+        log.info("verifying %d projects, %d stored files", len(names), len(sizes))
+        self._verify_all(names, done, sizes)
+        if self.stop.is_set():
+            raise Interrupted("a stop signal")
+        self._orphans(sizes)
+        self._root_index(ledger is not None)
+        if not request.dry_run:
+            rt.storage.delete(CHECKPOINT)
+        self.report.seconds = time.monotonic() - self.started
+        return self.report
+
+    # -- checkpoint ------------------------------------------------------------------------
+    def _header(self) -> str:
+        mode = "hash" if self._hash_files() else "stat"
+        return f"bandersnatch verify {mode}" + (" json-update" if self.request.json_update else "")
+
+    def _resume(self) -> set[ProjectName]:
+        if self.request.dry_run:
+            return set()
+        storage, header = self.rt.storage, self._header()
+        raw = storage.read_bytes(CHECKPOINT)
+        lines = raw.decode("utf-8", "replace").split("\n") if raw else []
+        if lines and lines[0] == header:
+            done = {ProjectName(line) for line in lines[1:-1] if line}  # last: cut short
+            log.info(
+                "resuming an interrupted verify: %d projects were already verified "
+                "(delete %s to start over)",
+                len(done),
+                CHECKPOINT,
+            )
+            return done
+        if lines:
+            log.info("%s is from a verify with other options; starting over", CHECKPOINT)
+        storage.write_bytes(CHECKPOINT, f"{header}\n".encode(), durable=True)
+        return set()
+
+    # -- projects --------------------------------------------------------------------------
+    def _hash_files(self) -> bool:
+        return self.request.hash_files or self.rt.config.mirror.compare_method == "hash"
+
+    def _verifier(self, sizes: Mapping[str, int], file_pool: ThreadPoolExecutor) -> ProjectVerifier:
+        m = self.rt.config.mirror
+        options = VerifyOptions(
+            hash_files=self._hash_files(),
+            repair=not self.request.dry_run,
+            json_update=self.request.json_update,
+            release_files=m.release_files,
+            core_metadata=m.core_metadata and m.release_files,
+            json_enabled=m.json,
+            prune_filtered=m.prune_filtered,
+            files_base=upstream_base(m.master),
+        )
+        return ProjectVerifier(
+            self.rt.storage,
+            self.rt.publisher,
+            self.rt.downloader(),
+            self.rt.metadata_client(),
+            self.rt.sessions,
+            sizes,
+            options,
+            filters.project_filter(self.rt.config.filters),
+            file_pool,
+        )
+
+    def _verify_all(
+        self, names: Iterable[ProjectName], done: set[ProjectName], sizes: Mapping[str, int]
+    ) -> None:
+        workers = self.request.workers or self.rt.config.mirror.verifiers
+        pending = deque(names)
+        total = len(pending)
+        inflight: dict[Future[ProjectOutcome], ProjectName] = {}
+        with (
+            ThreadPoolExecutor(workers, thread_name_prefix="verify-file") as file_pool,
+            ThreadPoolExecutor(workers, thread_name_prefix="verify") as pool,
+        ):
+            verifier = self._verifier(sizes, file_pool)
+            while pending or inflight:
+                while pending and len(inflight) < 4 * workers and not self.stop.is_set():
+                    name = pending.popleft()
+                    args = (name, self.entries.get(name), name not in done)
+                    inflight[pool.submit(_verify_one, verifier, *args)] = name
+                if not inflight:
+                    break
+                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    name = inflight.pop(future)
+                    self._settle(future.result(), name in done)
+                self._progress(total - len(pending) - len(inflight), total)
+
+    def _settle(self, outcome: ProjectOutcome, resumed: bool) -> None:
+        self.unreferenced.difference_update(outcome.referenced)
+        if resumed:
+            return
+        self.report.add(outcome)
+        if outcome.listed_as is not None:
+            display, serial = outcome.listed_as
+            self.listed[outcome.name] = IndexEntry(outcome.name, display, serial)
+        if not self.request.dry_run and outcome.known and not outcome.failed:
+            self.rt.storage.append_line(CHECKPOINT, outcome.name)
+
+    def _progress(self, finished: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last_progress >= _PROGRESS_EVERY:
+            self.last_progress = now
+            log.info("verified %d of %d projects", finished, total)
+
+    # -- orphans and the root index --------------------------------------------------------
+    def _orphans(self, sizes: Mapping[str, int]) -> None:
+        report, storage = self.report, self.rt.storage
+        orphans = sorted(self.unreferenced)
+        report.orphans = len(orphans)
+        report.orphan_bytes = sum(max(sizes[p], 0) for p in orphans)
+        for path in orphans:
+            log.info("orphan %s (%d bytes)", path, max(sizes[path], 0))
+        if not orphans or not self.request.delete or self.request.dry_run:
+            return
+        if report.unknown_projects:
+            log.warning(
+                "not deleting orphans: %d projects have neither a page nor stored metadata, so "
+                "their files cannot be told from orphans; repair them first (verify "
+                "--json-update, or mirror --force-check)",
+                report.unknown_projects,
+            )
+            return
+        for path in orphans:
+            storage.delete(path)
+            storage.remove_empty_dirs(path.rsplit("/", 1)[0], PACKAGES)
+            report.orphans_deleted += 1
+
+    def _root_index(self, has_ledger: bool) -> None:
+        """Rewrite the root index when a root page is missing or the ledger disagrees with
+        the project pages (a mirror with no ledger yet gets one from the pages)."""
+        rt = self.rt
+        desired = {**self.entries, **self.listed}
+        fmt = rt.publisher.simple_format
+        leaves = [*(_ROOT_HTML if fmt.html else ()), *(_ROOT_JSON if fmt.json else ())]
+        missing = [leaf for leaf in leaves if not rt.storage.exists(f"web/simple/{leaf}")]
+        stale = has_ledger and desired != self.entries
+        if not missing and not stale:
+            return
+        detail = f"missing {', '.join(missing)}" if missing else "out of date with the pages"
+        finding = Finding(ROOT, "web/simple/index.html", None, detail)
+        log.warning("root index: %s", detail)
+        if self.request.dry_run:
+            self.report.note(finding, repaired=False)
+            return
+        serial = rt.state.read_status() or max((e.serial for e in desired.values()), default=0)
+        rt.publisher.root_index(desired.values(), serial)
+        rt.state.write_ledger(desired)
+        rt.state.delete(ROOT_STALE)
+        self.report.note(finding, repaired=True)
+
+
+def _verify_one(
+    verifier: ProjectVerifier, name: ProjectName, entry: IndexEntry | None, check: bool
+) -> ProjectOutcome:
+    """The worker wrapper: a bug in one project is that project's failure, not the run's."""
+    try:
+        return verifier.verify(name, entry, check)
+    except StorageError:
+        raise
+    except Exception as exc:
+        log.exception("%s: unexpected error while verifying", name)
+        finding = Finding(NO_SOURCE, name, None, f"unexpected error: {exc!r}")
+        return ProjectOutcome(name, (finding,), ((finding, repr(exc)),), known=False)

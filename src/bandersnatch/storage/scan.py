@@ -1,0 +1,48 @@
+"""One fast pass over a stored tree: every file below a directory with its size.
+
+``verify`` compares this inventory with the files the pages list, so it must cost one
+``scandir`` per directory and one ``stat`` per file, with no per-file path objects.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .base import Storage
+from .filesystem import FilesystemStorage
+
+UNREADABLE = -1
+"""The size recorded for an entry that cannot be stat'ed (a dangling symlink, say)."""
+
+
+def file_sizes(storage: Storage, path: str) -> dict[str, int]:
+    """``{mirror-relative path: size}`` for every file below ``path`` (empty if absent)."""
+    if isinstance(storage, FilesystemStorage):
+        return _scan(str(storage.resolve(path)), path.rstrip("/"))
+    sizes = {}
+    for rel in storage.walk_files(path):
+        size = storage.size(rel)
+        sizes[rel] = UNREADABLE if size is None else size
+    return sizes
+
+
+def _scan(top: str, prefix: str) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    stack = [(top, prefix)]
+    while stack:
+        directory, rel = stack.pop()
+        try:
+            entries = os.scandir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with entries:
+            for entry in entries:
+                child = f"{rel}/{entry.name}"
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, child))
+                    continue
+                try:
+                    sizes[child] = entry.stat().st_size
+                except OSError:
+                    sizes[child] = UNREADABLE
+    return sizes

@@ -1,0 +1,279 @@
+"""Pure planning for ``verify``: what a project should have on disk and what is wrong with it.
+
+Nothing here touches disk or network. Inputs are records (a project's stored metadata or
+the files its pages list), the inventory of stored file sizes and page bytes; outputs are
+findings, the digests still to compute, and the page to render.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from .errors import UnsafePath
+from .listing import ListedFile
+from .models import PageFile, Project, ProjectName, ReleaseFile, SimplePage
+from .paths import check_segment, package_file
+
+MISSING, CORRUPT = "missing", "corrupt"
+META_MISSING, META_CORRUPT = "metadata-missing", "metadata-corrupt"
+PAGE, ROOT, JSON_DOC, NO_SOURCE = "page", "root-index", "json", "no-source"
+FILE_KINDS = frozenset({MISSING, CORRUPT, META_MISSING, META_CORRUPT})
+PYPI, PYPI_FILES = "https://pypi.org", "https://files.pythonhosted.org"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A file a project should have: ``web/packages/...`` with what is known about it."""
+
+    path: str
+    size: int | None
+    sha256: str | None
+    metadata_sha256: str | None
+    release: ReleaseFile | None = None
+    """Set when the stored metadata describes the file (it then has the upstream URL)."""
+
+    @property
+    def metadata_path(self) -> str:
+        return self.path + ".metadata"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    path: str
+    size: int | None = None
+    """Bytes a repair downloads (when known)."""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class HashCheck:
+    """A stored file whose digest must be computed; ``kind`` is the finding if it differs."""
+
+    path: str
+    sha256: str
+    kind: str
+    size: int | None
+
+
+@dataclass(frozen=True)
+class ProjectOutcome:
+    """What verifying one project found and did; workers hand these to the main thread."""
+
+    name: ProjectName
+    findings: tuple[Finding, ...] = ()
+    failed: tuple[tuple[Finding, str], ...] = ()
+    """Findings a repair was attempted for and failed, with the reason."""
+    referenced: frozenset[str] = frozenset()
+    checked: int = 0
+    downloaded: int = 0
+    known: bool = True
+    """False when neither pages nor metadata say which files the project has."""
+    listed_as: tuple[str, int] | None = None
+    """(display name, serial) its pages carry once verified: its root-index entry."""
+
+
+def expected_from_project(project: Project, *, core_metadata: bool) -> tuple[Expected, ...]:
+    return tuple(
+        Expected(
+            package_file(f.path),
+            f.size,
+            f.sha256,
+            f.core_metadata_sha256 if core_metadata else None,
+            f,
+        )
+        for f in project.files
+    )
+
+
+def expected_from_listing(listed: Iterable[ListedFile]) -> tuple[Expected, ...]:
+    unique = {f.path: f for f in listed}
+    return tuple(Expected(f.path, f.size, f.sha256, f.metadata_sha256) for f in unique.values())
+
+
+def referenced(expected: Iterable[Expected]) -> frozenset[str]:
+    paths = set()
+    for e in expected:
+        paths.add(e.path)
+        if e.metadata_sha256:
+            paths.add(e.metadata_path)
+    return frozenset(paths)
+
+
+def stat_check(
+    expected: Iterable[Expected], sizes: Mapping[str, int], hash_files: bool
+) -> tuple[list[Finding], list[HashCheck]]:
+    """Findings from sizes alone, and the digests to compute (``hash_files``)."""
+    findings: list[Finding] = []
+    checks: list[HashCheck] = []
+    for e in expected:
+        size = sizes.get(e.path)
+        if size is None:
+            findings.append(Finding(MISSING, e.path, e.size))
+        elif size < 0 or (e.size is not None and size != e.size):
+            findings.append(Finding(CORRUPT, e.path, e.size, f"{size} bytes, expected {e.size}"))
+        elif hash_files and e.sha256:
+            checks.append(HashCheck(e.path, e.sha256, CORRUPT, e.size))
+        if not e.metadata_sha256:
+            continue
+        meta_size = sizes.get(e.metadata_path)
+        if meta_size is None:
+            findings.append(Finding(META_MISSING, e.metadata_path))
+        elif meta_size <= 0:
+            findings.append(Finding(META_CORRUPT, e.metadata_path, None, "empty or unreadable"))
+        elif hash_files:
+            checks.append(HashCheck(e.metadata_path, e.metadata_sha256, META_CORRUPT, None))
+    return findings, checks
+
+
+def page_for(
+    project: Project, expected: Iterable[Expected], broken: set[str], release_files: bool
+) -> SimplePage:
+    """The page the syncer would publish: every expected file that is (or will be) intact,
+    with its ``.metadata`` when that is intact too."""
+    if release_files:
+        files = tuple(
+            PageFile(e.release, e.metadata_sha256 is not None and e.metadata_path not in broken)
+            for e in expected
+            if e.release is not None and e.path not in broken
+        )
+    else:
+        files = tuple(PageFile(f, False) for f in project.files)
+    return SimplePage(project.name, project.display_name, project.serial, project.versions, files)
+
+
+def upstream_base(master: str) -> str:
+    """Where upstream's files live: PyPI serves them from files.pythonhosted.org, any other
+    index (another bandersnatch mirror, say) under its own ``/packages/``."""
+    return PYPI_FILES if master.rstrip("/") == PYPI else master.rstrip("/")
+
+
+def _rel_path(url: str) -> str | None:
+    path = unquote(urlsplit(urljoin("http://mirror.invalid/simple/x/", url)).path)
+    _, found, rel = path.partition("/packages/")
+    if not found:
+        return None
+    try:
+        for segment in rel.split("/"):
+            check_segment(segment, "listed path segment")
+    except UnsafePath:
+        return None
+    return rel
+
+
+def page_from_json(name: ProjectName, display_name: str, raw: bytes) -> SimplePage | None:
+    """Read back a PEP 691 page this tool wrote, to re-render its other formats.
+
+    None when the page is not readable or lacks what the pages need (a size per file)."""
+    try:
+        doc = json.loads(raw)
+        serial = int(doc["meta"]["_last-serial"])
+        files = [_page_file(f) for f in doc["files"]]
+        versions = tuple(str(v) for v in doc.get("versions", ()))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if any(f is None for f in files):
+        return None
+    return SimplePage(name, display_name, serial, versions, tuple(f for f in files if f))
+
+
+def _page_file(entry: dict[str, Any]) -> PageFile | None:
+    url, size, hashes = entry["url"], entry.get("size"), entry["hashes"]
+    rel = _rel_path(url)
+    if not isinstance(size, int) or rel is None or not isinstance(hashes.get("sha256"), str):
+        return None
+    yanked = entry.get("yanked", False)
+    core = entry.get("core-metadata")
+    core_sha = core.get("sha256") if isinstance(core, dict) else None
+    release = ReleaseFile(
+        filename=str(entry["filename"]),
+        url=str(url),
+        path=rel,
+        version="",
+        size=size,
+        sha256=hashes["sha256"],
+        digests={str(k): str(v) for k, v in hashes.items()},
+        requires_python=entry.get("requires-python"),
+        yanked=yanked is not False and yanked is not None,
+        yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
+        upload_time=entry.get("upload-time"),
+        core_metadata_sha256=core_sha,
+    )
+    return PageFile(release, core_sha is not None)
+
+
+@dataclass
+class VerifyReport:
+    """The books of one ``verify`` run, kept by the main thread."""
+
+    dry_run: bool = False
+    delete: bool = False
+    projects: int = 0
+    checked: int = 0
+    found: Counter[str] = field(default_factory=Counter)
+    repair_bytes: int = 0
+    repaired: int = 0
+    unrepaired: int = 0
+    downloaded: int = 0
+    orphans: int = 0
+    orphan_bytes: int = 0
+    orphans_deleted: int = 0
+    unknown_projects: int = 0
+    seconds: float = 0.0
+
+    def add(self, outcome: ProjectOutcome) -> None:
+        self.projects += 1
+        self.checked += outcome.checked
+        self.downloaded += outcome.downloaded
+        self.unknown_projects += not outcome.known
+        for finding in outcome.findings:
+            self.found[finding.kind] += 1
+            self.repair_bytes += finding.size or 0
+        unrepaired = len(outcome.findings) if self.dry_run else len(outcome.failed)
+        self.unrepaired += unrepaired
+        self.repaired += len(outcome.findings) - unrepaired
+
+    def note(self, finding: Finding, repaired: bool) -> None:
+        """Count a finding outside any project (the root index)."""
+        self.found[finding.kind] += 1
+        self.repaired += repaired
+        self.unrepaired += not repaired
+
+    @property
+    def damage_remains(self) -> bool:
+        orphans_left = self.delete and self.orphans_deleted < self.orphans
+        return self.unrepaired > 0 or orphans_left
+
+    def lines(self) -> list[str]:
+        f = self.found
+        pages = f[PAGE] + f[ROOT]
+        lines = [
+            f"verify: {self.projects} projects, {self.checked} files checked: "
+            f"{f[MISSING] + f[META_MISSING]} missing, {f[CORRUPT] + f[META_CORRUPT]} corrupt "
+            f"(of which {f[META_MISSING] + f[META_CORRUPT]} .metadata), {pages} pages wrong, "
+            f"{f[JSON_DOC] + f[NO_SOURCE]} without usable metadata, "
+            f"{self.orphans} orphaned ({self.orphan_bytes} bytes), {self.seconds:.1f} seconds"
+        ]
+        if self.dry_run:
+            lines.append(
+                f"dry run, nothing changed: would repair {sum(f.values())} "
+                f"(downloading about {self.repair_bytes} bytes) and "
+                + (
+                    f"delete {self.orphans} orphans ({self.orphan_bytes} bytes)"
+                    if self.delete
+                    else "keep the orphans (--delete removes them)"
+                )
+            )
+            return lines
+        kept = self.orphans - self.orphans_deleted
+        lines.append(
+            f"repaired {self.repaired} ({self.downloaded} bytes downloaded), "
+            f"{self.unrepaired} not repaired; deleted {self.orphans_deleted} orphans, kept {kept}"
+            + ("" if self.delete or not kept else " (--delete removes them)")
+        )
+        return lines
