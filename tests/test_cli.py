@@ -115,3 +115,42 @@ def test_logs_a_line_per_project_and_a_summary(tmp_path: Path, fake_pypi: FakePy
     summary = result.stderr.strip().splitlines()[-1]
     assert f"summary: {len(projects)} projects synced" in summary
     assert "0 projects failed" in summary and "seconds" in summary
+
+
+ALLOW_TWO = "[plugins]\nenabled = allowlist_project\n[allowlist]\npackages =\n    Foo.Bar_baz\n    dep-leaf\n"
+
+
+def test_allowlist_without_xmlrpc_polls_only_the_listed_projects(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    fake_pypi.fail("/pypi", status=405, times=1000)  # an upstream that serves no XML-RPC
+    mirror = make_mirror(tmp_path, fake_pypi, extra=ALLOW_TWO)
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    assert "checking each allowlisted project instead" in result.stderr
+    asked = {r.path for r in fake_pypi.requests if r.path != "/pypi"}
+    assert {p for p in asked if not p.startswith("/packages/")} == {
+        "/pypi/foo-bar-baz/json",
+        "/pypi/dep-leaf/json",
+    }
+    before = {p: p.stat().st_mtime_ns for p in mirror.directory.rglob("*") if p.is_file()}
+    fake_pypi.reset_log()
+    assert mirror.run("mirror").returncode == 0
+    assert sorted(r.path for r in fake_pypi.requests if r.path != "/pypi") == [
+        "/pypi/dep-leaf/json",
+        "/pypi/foo-bar-baz/json",
+    ]
+    after = {p: p.stat().st_mtime_ns for p in mirror.directory.rglob("*") if p.is_file()}
+    changed = {p.name for p in after if after[p] != before.get(p)}
+    assert changed == {"last-modified"}
+
+
+def test_allowlist_with_simple_feed_never_fetches_the_root_index(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi, {"change-feed": "simple"}, extra=ALLOW_TWO)
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    pages = {r.path for r in fake_pypi.requests if r.path.startswith("/simple")}
+    assert pages == {"/simple/foo-bar-baz/", "/simple/dep-leaf/"}
+    assert not any(r.path == "/pypi" for r in fake_pypi.requests)

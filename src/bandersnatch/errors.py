@@ -132,6 +132,10 @@ class SizeMismatch(UpstreamError):
         super().__init__(url, f"size mismatch: expected {expected} bytes, got {actual}")
 
 
+class FeedUnavailable(UpstreamError):
+    """The upstream does not serve this change feed at all (e.g. no XML-RPC: HTTP 404/405)."""
+
+
 class RateLimited(UpstreamError):
     """Upstream kept refusing with 'Too Many Requests' beyond the allowed wait."""
 

@@ -120,6 +120,9 @@ class Syncer:
         self.stop = stop or threading.Event()
         self.guard = guard or DeletionGuard(None)
         self.display_names: Mapping[ProjectName, str] = {}
+        self.known_serials: Mapping[ProjectName, int] = {}
+        """Serials the mirror already holds; a project fetched at one of them is skipped
+        (set only when polling, where no feed said what changed)."""
         self._stripes = [threading.Lock() for _ in range(64)]
 
     # -- main thread ---------------------------------------------------------------------
@@ -190,6 +193,9 @@ class Syncer:
             assert isinstance(value, _Fetched)
             if value.project is None:
                 return self._remove(job, excluded=bool(value.upstream_paths))
+            if 0 < value.project.serial <= self.known_serials.get(job.name, -1):
+                log.debug("%s: unchanged at serial %d", job.name, value.project.serial)
+                return ProjectResult(job.name, value.project.display_name, value.project.serial)
             job.project = value.project
             job.upstream_paths = value.upstream_paths
             for filename, reason in value.project.refused:

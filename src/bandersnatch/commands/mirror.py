@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .. import filters
 from ..config import Config
-from ..errors import Interrupted
+from ..errors import FeedUnavailable, Interrupted
 from ..models import IndexEntry, ProjectFailure, ProjectName, ProjectResult, SyncReport
 from ..planning import fingerprint, make_plan
 from ..runtime import Runtime
@@ -30,7 +30,7 @@ from ..state import (
     mirror_lock,
 )
 from ..syncer import DeletionGuard
-from ..upstream.feeds import FeedResult
+from ..upstream.feeds import ChangeFeed, FeedResult
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,13 @@ class _MirrorRun:
         feed = self._feed(status, saved, force_check)
         accept = filters.name_filter(self.rt.config.filters)
         finished = {p.name: p.serial for p in progress if p.outcome != "partial"}
-        changes = self._with_filter_changes(feed.changes)
+        changes, refilter = self._with_filter_changes(feed.changes)
         plan = make_plan(feed.target, changes, saved.projects if saved else {}, finished, accept)
         excluded = [n for n in self.ledger if not accept(n)]
         syncer = self.rt.syncer(self.stop, self.guard)
         syncer.display_names = feed.display_names
+        if feed.poll and not refilter:
+            syncer.known_serials = {n: e.serial for n, e in self.ledger.items()}
         if plan.projects or excluded:
             log.info("syncing %d projects up to serial %d", len(plan.projects), plan.target_serial)
             state.write_todo(plan.target_serial, plan.projects)
@@ -99,7 +101,10 @@ class _MirrorRun:
             syncer.run(plan.projects, self._on_done)
         if self.stop.is_set() and not self._stopped_on_error():
             raise Interrupted("a stop signal")
-        return self._close(status, plan.target_serial, plan.projects)
+        target = plan.target_serial
+        if feed.poll:  # no feed serial: the newest serial of any project now mirrored
+            target = max([target, *(e.serial for e in self.ledger.values())])
+        return self._close(status, target, plan.projects)
 
     def _load_ledger(self, progress: list[Progress]) -> None:
         """The ledger, plus what an interrupted run finished but never recorded."""
@@ -123,29 +128,48 @@ class _MirrorRun:
         mirrored = {name: entry.serial for name, entry in self.ledger.items()}
         base = status if status is not None else (saved.target_serial if saved else None)
         names = filters.known_names(self.rt.config.filters)
-        if names is not None and (base is None or force_check):
-            # the allowlist fast path: never download upstream's list of every project
-            missing = {n: 0 for n in mirrored if n not in names}
-            return FeedResult(feed.last_serial(), dict.fromkeys(names, 0) | missing)
+        if names is not None:
+            return self._allowlisted(feed, names, base, force_check)
         if base is None or force_check:
             return feed.listing(mirrored)
-        result = feed.since(base, mirrored)
-        if names is not None:
-            for name in names - self.ledger.keys():
-                result.changes.setdefault(name, 0)  # newly allowlisted: fetch it now
-        return result
+        return feed.since(base, mirrored)
 
-    def _with_filter_changes(self, changes: dict[ProjectName, int]) -> dict[ProjectName, int]:
+    def _allowlisted(
+        self, feed: ChangeFeed, names: frozenset[ProjectName], base: int | None, force: bool
+    ) -> FeedResult:
+        """The allowlist fast path: never download upstream's list of every project.
+
+        With XML-RPC: its last serial (first sync) or changelog. Without it (``change-feed =
+        simple``, whose root index *is* that list, or an upstream that serves no XML-RPC):
+        poll each listed project."""
+        dropped = {n: 0 for n in self.ledger if n not in names}
+        if self.rt.config.mirror.change_feed == "xmlrpc":
+            try:
+                if base is None or force:
+                    return FeedResult(feed.last_serial(), dict.fromkeys(names, 0) | dropped)
+                result = feed.since(base, {})
+            except FeedUnavailable as exc:
+                log.warning("%s; checking each allowlisted project instead", exc)
+            else:
+                for name in names - self.ledger.keys():
+                    result.changes.setdefault(name, 0)  # newly allowlisted: fetch it now
+                return result
+        return FeedResult(base or 0, dict.fromkeys(names, 0) | dropped, poll=not force)
+
+    def _with_filter_changes(
+        self, changes: dict[ProjectName, int]
+    ) -> tuple[dict[ProjectName, int], bool]:
         """After a filter change every mirrored project is re-rendered (and pruned)."""
         state = self.rt.state
         current = filter_fingerprint(self.rt.config)
         previous = state.read_text(FILTERS)
-        if previous is not None and previous.strip() != current and self.ledger:
+        changed = previous is not None and previous.strip() != current and bool(self.ledger)
+        if changed:
             log.info("the filter config changed: re-checking all %d projects", len(self.ledger))
             changes = {name: 0 for name in self.ledger} | changes
         if previous is None or previous.strip() != current:
             state.write_text(FILTERS, current + "\n")
-        return changes
+        return changes, changed
 
     def _on_done(self, result: ProjectResult) -> None:
         self.results.append(result)

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from ..errors import BadUpstreamData, RateLimited, UpstreamError
+from ..errors import BadUpstreamData, FeedUnavailable, RateLimited, UpstreamError
 from ..models import ProjectName, normalize
 from .session import RetryableError, RetryPolicy, check_status, classify
 
@@ -45,6 +45,8 @@ class RequestsTransport(xmlrpc.client.Transport):
             )
         except requests.RequestException as exc:
             raise classify(self._url, exc) from exc
+        if response.status_code in (404, 405, 410, 501):
+            raise FeedUnavailable(self._url, f"HTTP {response.status_code}: no XML-RPC here")
         check_status(response)
         parser, unmarshaller = self.getparser()
         parser.feed(response.content)

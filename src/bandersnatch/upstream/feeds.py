@@ -19,6 +19,9 @@ class FeedResult:
     """The serial the mirror reaches once every change is synced."""
     changes: dict[ProjectName, int]
     display_names: dict[ProjectName, str] = field(default_factory=dict)
+    poll: bool = False
+    """True when no feed told what changed: every listed project is asked for its serial,
+    unchanged ones are skipped, and the target is the newest serial seen."""
 
 
 class ChangeFeed(Protocol):
