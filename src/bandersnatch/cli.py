@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 from . import __version__
-from .commands import mirror, sync, verify
+from .commands import delete, mirror, sync, verify
 from .config import Config, load, write_default
 from .errors import (
     BandersnatchError,
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not rewrite the root index now (the next mirror run does)",
     )
     add_verify_parser(commands)
+    add_delete_parser(commands)
     return parser
 
 
@@ -87,6 +88,16 @@ def add_verify_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     cmd.add_argument(
         "--hash", action="store_true", help="check every digest (as compare-method = hash does)"
     )
+
+
+def add_delete_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cmd = commands.add_parser("delete", help="remove projects from the mirror")
+    cmd.add_argument("names", nargs="*", metavar="NAME", help="project names")
+    cmd.add_argument(
+        "-r", "--requirement", action="append", type=Path, default=[], metavar="FILE",
+        help="also delete the projects a requirements file names (repeatable)",
+    )  # fmt: skip
+    cmd.add_argument("--dry-run", action="store_true", help="change nothing; report what to do")
 
 
 def setup_logging(debug: bool, log_config: Path | None) -> None:
@@ -170,10 +181,23 @@ def run_verify(args: argparse.Namespace, config: Config, stop: threading.Event) 
     return EXIT_PARTIAL if report.damage_remains else EXIT_OK
 
 
+def run_delete(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+    if not args.names and not args.requirement:
+        print("bandersnatch delete: give at least one NAME or -r FILE", file=sys.stderr)
+        return EXIT_CONFIG
+    report = delete.run(
+        config, args.names, requirements=args.requirement, dry_run=args.dry_run, stop=stop
+    )
+    for line in report.lines():
+        log.info("%s", line)
+    return EXIT_PARTIAL if report.unknown else EXIT_OK
+
+
 HANDLERS = {
     "mirror": run_mirror,
     "sync": run_sync,
     "verify": run_verify,
+    "delete": run_delete,
 }
 
 

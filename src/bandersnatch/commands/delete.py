@@ -1,0 +1,156 @@
+"""``bandersnatch delete NAME...``: remove projects from the mirror. Wiring only.
+
+Under the lock, each project's pages go first (so no page links a missing file), then its
+JSON copies, files and ``.metadata`` files; the ledger and root index are rewritten once at
+the end. If a ``mirror`` run was interrupted, its journal records the deletion, so resuming
+that run does not bring the project back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import filters
+from ..config import Config
+from ..errors import Interrupted, StorageError, UnsafePath
+from ..models import IndexEntry, ProjectName, normalize
+from ..paths import check_project_name
+from ..removal import has_trace, names_from_requirements, stored_bytes, stored_files
+from ..runtime import Runtime
+from ..state import GENERATION_FILE, ROOT_STALE, Progress, ledger_from_pages, mirror_lock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeleteReport:
+    removed: tuple[ProjectName, ...]
+    unknown: tuple[str, ...]
+    files: int
+    bytes: int
+    dry_run: bool
+    still_allowed: tuple[ProjectName, ...]
+
+    def lines(self) -> list[str]:
+        verb = "would remove" if self.dry_run else "removed"
+        lines = [
+            f"delete: {verb} {len(self.removed)} projects ({self.files} files, "
+            f"{self.bytes} bytes): {', '.join(self.removed) or 'none'}"
+        ]
+        if self.unknown:
+            lines.append(f"not in this mirror (nothing removed): {', '.join(self.unknown)}")
+        if self.still_allowed:
+            names = ", ".join(self.still_allowed)
+            lines.append(
+                f"still allowed by the config: {names}. A deleted project comes back on a later "
+                "'bandersnatch mirror' only if upstream changes it or with --force-check; to "
+                "keep it out for good, add it to [blocklist] packages (with blocklist_project "
+                "in [plugins] enabled)"
+            )
+        return lines
+
+
+def wanted_names(names: Iterable[str], requirements: Iterable[Path]) -> list[str]:
+    """The names given on the command line plus those in the requirements files."""
+    wanted = list(names)
+    for path in requirements:
+        try:
+            wanted += names_from_requirements(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise StorageError(str(path), exc.strerror or str(exc)) from exc
+    return wanted
+
+
+def run(
+    config: Config,
+    names: Iterable[str],
+    *,
+    requirements: Iterable[Path] = (),
+    dry_run: bool = False,
+    stop: threading.Event,
+) -> DeleteReport:
+    requested = wanted_names(names, requirements)
+    runtime = Runtime.build(config)
+    with mirror_lock(config.mirror.directory):
+        return _Deletion(runtime, dry_run, stop).execute(requested)
+
+
+@dataclass
+class _Deletion:
+    rt: Runtime
+    dry_run: bool
+    stop: threading.Event
+
+    def execute(self, requested: list[str]) -> DeleteReport:
+        rt = self.rt
+        if rt.storage.exists(GENERATION_FILE):
+            rt.state.check_generation()
+        hash_index = rt.config.mirror.hash_index
+        ledger = rt.state.read_ledger()
+        if ledger is None:
+            ledger = ledger_from_pages(rt.storage, hash_index)
+        removed, unknown, files, size = [], [], 0, 0
+        for raw, name in _normalized(requested):
+            if self.stop.is_set():
+                break
+            paths = stored_files(rt.storage, name, hash_index) if name else []
+            if name is None or not (
+                name in ledger or paths or has_trace(rt.storage, name, hash_index)
+            ):
+                log.error("%s: not in this mirror; nothing removed for it", raw)
+                unknown.append(raw)
+                continue
+            count, total = stored_bytes(rt.storage, paths)
+            files, size = files + count, size + total
+            verb = "would remove" if self.dry_run else "removing"
+            log.info(
+                "%s: %s %d files (%d bytes), its pages and JSON copies", name, verb, count, total
+            )
+            if not self.dry_run:
+                self._remove(name, paths, ledger.pop(name, None))
+            removed.append(name)
+        if removed and not self.dry_run:
+            self._publish_root(ledger)
+        if self.stop.is_set():
+            raise Interrupted("a stop signal")
+        accept = filters.name_filter(rt.config.filters)
+        allowed = tuple(n for n in removed if accept(n))
+        return DeleteReport(tuple(removed), tuple(unknown), files, size, self.dry_run, allowed)
+
+    def _remove(self, name: ProjectName, paths: list[str], entry: IndexEntry | None) -> None:
+        publisher, state = self.rt.publisher, self.rt.state
+        publisher.remove_project(name)  # pages, JSON copies, then the files the page listed
+        publisher.delete_files(paths)  # and those only the stored metadata knew
+        todo = state.read_todo()
+        if todo is not None:
+            serial = max(todo.target_serial, entry.serial if entry else 0)
+            display = entry.display_name if entry else name
+            state.append_progress(Progress(name, serial, display, "removed"))
+
+    def _publish_root(self, ledger: dict[ProjectName, IndexEntry]) -> None:
+        state = self.rt.state
+        serial = state.read_status() or max((e.serial for e in ledger.values()), default=0)
+        self.rt.publisher.root_index(ledger.values(), serial)
+        state.write_ledger(ledger)
+        state.delete(ROOT_STALE)
+
+
+def _normalized(requested: Iterable[str]) -> list[tuple[str, ProjectName | None]]:
+    """(as given, normalized name or None when it is not a valid name), without repeats."""
+    seen: set[str] = set()
+    out: list[tuple[str, ProjectName | None]] = []
+    for raw in requested:
+        name: ProjectName | None = normalize(raw)
+        try:
+            check_project_name(normalize(raw))
+        except UnsafePath:
+            name = None
+        key = name or raw
+        if key not in seen:
+            seen.add(key)
+            out.append((raw, name))
+    return out

@@ -1,0 +1,70 @@
+"""What deleting a project must remove, and the names an operator asks to delete.
+
+A project's files are the union of what its pages list and what its stored metadata
+(``web/json/<name>``) lists, so a project whose page is damaged still leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+
+from .errors import BadUpstreamData
+from .listing import listed_files
+from .models import ProjectName
+from .paths import json_paths, package_file, simple_dir
+from .storage import Storage
+from .upstream.metadata import parse_project
+
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
+PAGE_LEAVES = ("index.html", "index.v1_html", "index.v1_json")
+
+
+def names_from_requirements(text: str) -> list[str]:
+    """Project names from a requirements file: one PEP 508 requirement a line; comments,
+    blank lines and option lines (``-r``, ``--index-url``...) are skipped."""
+    names = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        found = _REQUIREMENT_NAME.match(line)
+        if found:
+            names.append(found.group(1))
+    return names
+
+
+def stored_files(storage: Storage, name: ProjectName, hash_index: bool) -> list[str]:
+    """``web/packages/...`` paths the project's pages or stored metadata list."""
+    paths = {f.path for f in listed_files(storage, name, hash_index) or []}
+    raw = storage.read_bytes(json_paths(name)[0])
+    if raw is not None:
+        try:
+            project = parse_project(
+                f"https://stored.invalid/pypi/{name}/json", json.loads(raw), raw, None
+            )
+        except (ValueError, BadUpstreamData):
+            project = None
+        if project is not None:
+            paths.update(package_file(f.path) for f in project.files)
+    return sorted(paths)
+
+
+def has_trace(storage: Storage, name: ProjectName, hash_index: bool) -> bool:
+    """True when the project has a page or a stored JSON document."""
+    base = simple_dir(name, hash_index)
+    pages = (f"{base}/{leaf}" for leaf in PAGE_LEAVES)
+    return any(storage.exists(p) for p in (*pages, *json_paths(name)))
+
+
+def stored_bytes(storage: Storage, paths: Iterable[str]) -> tuple[int, int]:
+    """(files, bytes) stored for these paths, ``.metadata`` files included."""
+    count = total = 0
+    for path in paths:
+        for candidate in (path, path + ".metadata"):
+            size = storage.size(candidate)
+            if size is not None:
+                count += 1
+                total += size
+    return count, total
