@@ -10,7 +10,7 @@ import pytest
 from bandersnatch import filters
 from bandersnatch.errors import ConfigError
 from bandersnatch.models import ProjectName
-from filterkit import build, load, project, simple
+from filterkit import build, kept, load, project, simple
 
 
 def _names(*names: str) -> list[ProjectName]:
@@ -119,6 +119,17 @@ def test_empty_allowlist_allows_nothing(tmp_path: Path) -> None:
     rules = build(tmp_path, "[plugins]\nenabled = allowlist_project\n")
     assert rules.known_names() == frozenset()
     assert not rules.keep_name(ProjectName("foo"))
+
+
+def test_all_ignores_an_allowlist_with_nothing_listed(tmp_path: Path) -> None:
+    body = "[plugins]\nenabled = all\n[blocklist]\npackages = bad\n"
+    rules = build(tmp_path, body)
+    assert rules.known_names() is None
+    assert [rules.keep_name(n) for n in _names("foo", "bad")] == [True, False]
+    foo = project("foo", {"1.0": simple("1.0"), "2.0rc1": simple("2.0rc1")})
+    assert kept(rules.apply(foo))[0] == ("1.0",)  # all includes prerelease_release
+    listed = build(tmp_path, "[plugins]\nenabled = all\n[allowlist]\npackages = foo\n")
+    assert listed.known_names() == {"foo"}
 
 
 def test_allowlist_release_alone_also_restricts_projects(tmp_path: Path) -> None:

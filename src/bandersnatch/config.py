@@ -81,6 +81,9 @@ class FilterConfig:
     """Normalized project names from ``[allowlist] packages``."""
     sections: dict[str, dict[str, str]] = field(default_factory=dict)
     """Every filter section's raw key/values, for the filter plugins to interpret."""
+    enabled_all: bool = False
+    """``[plugins] enabled`` says ``all``: an allowlist with nothing listed is then inert
+    (enabled by name, it allows nothing)."""
 
     @property
     def allowlist_enabled(self) -> bool:
@@ -524,11 +527,7 @@ def _plugins(parser: configparser.ConfigParser) -> tuple[str, ...]:
     for key, raw in parser.items("plugins"):
         if key != "enabled":
             raise _unknown_key("plugins", key, raw, ("enabled",))
-    names = [
-        word
-        for line in parser.get("plugins", "enabled", fallback="").splitlines()
-        for word in line.split("#", 1)[0].split()
-    ]
+    names = _plugin_words(parser)
     third_party: tuple[str, ...] = ()
     if set(names) - set(KNOWN_PLUGINS):  # "all" or a third-party name: look them up
         third_party = tuple(installed_plugins())
@@ -540,6 +539,14 @@ def _plugins(parser: configparser.ConfigParser) -> tuple[str, ...]:
     if "all" in names:
         return (*KNOWN_PLUGINS, *sorted(third_party))
     return tuple(dict.fromkeys(names))
+
+
+def _plugin_words(parser: configparser.ConfigParser) -> list[str]:
+    return [
+        word
+        for line in parser.get("plugins", "enabled", fallback="").splitlines()
+        for word in line.split("#", 1)[0].split()
+    ]
 
 
 def _check_sections(parser: configparser.ConfigParser, enabled: tuple[str, ...]) -> None:
@@ -604,14 +611,20 @@ _ALLOWLISTS = {
 """The plugins that make an allowlist of projects, and the ``[allowlist]`` key each reads."""
 
 
-def _warn_unused(sections: Mapping[str, Mapping[str, str]], enabled: tuple[str, ...]) -> None:
+def _warn_unused(
+    sections: Mapping[str, Mapping[str, str]], enabled: tuple[str, ...], enabled_all: bool
+) -> None:
     for name in sections:
         if name in _FILTER_SECTIONS and not set(_FILTER_SECTIONS[name].plugins) & set(enabled):
             plugins = ", ".join(_FILTER_SECTIONS[name].plugins)
             logger.warning("config: [%s] has no effect: enable %s in [plugins]", name, plugins)
     allowlist = sections.get("allowlist", {})
     active = [plugin for plugin in enabled if plugin in _ALLOWLISTS]
-    if active and not any(allowlist.get(_ALLOWLISTS[p], "").strip() for p in active):
+    if (
+        active
+        and not enabled_all
+        and not any(allowlist.get(_ALLOWLISTS[p], "").strip() for p in active)
+    ):
         logger.warning(
             "config: %s enabled but [allowlist] lists nothing: nothing will be mirrored",
             ", ".join(active),
@@ -625,14 +638,19 @@ def _filters(parser: configparser.ConfigParser, enabled: tuple[str, ...]) -> Fil
         for name in parser.sections()
         if name in _FILTER_SECTIONS or name in plugins
     }
-    _warn_unused(sections, enabled)
+    enabled_all = "all" in _plugin_words(parser)
+    _warn_unused(sections, enabled, enabled_all)
     if "packages" in sections.get("blocklist", {}):
         _requirement_lines("blocklist", "packages", sections["blocklist"]["packages"])
     lines, names = _requirement_lines(
         "allowlist", "packages", sections.get("allowlist", {}).get("packages", "")
     )
     return FilterConfig(
-        enabled=enabled, allowlist_packages=lines, allowlist_names=names, sections=sections
+        enabled=enabled,
+        allowlist_packages=lines,
+        allowlist_names=names,
+        sections=sections,
+        enabled_all=enabled_all,
     )
 
 

@@ -4,7 +4,8 @@
 The allowlist is one set: the union of ``[allowlist] packages`` (when ``allowlist_project``
 or ``allowlist_release`` is enabled) and the requirements files (when
 ``project_requirements`` or ``project_requirements_pinned`` is enabled). A name must be in it
-(when any of those is enabled), must not be blocklisted, and must match no ``regex_project``
+(when any of those is enabled; with ``enabled = all`` only a list with entries counts, as
+pypa/bandersnatch does), must not be blocklisted, and must match no ``regex_project``
 pattern. Names are normalized on both sides; patterns are tried on the normalized name and,
 once the project is fetched, on its display name too.
 """
@@ -60,12 +61,15 @@ def blocklist_pins(config: FilterConfig) -> tuple[Pin, ...]:
 def name_rules(config: FilterConfig, packages: Iterable[Pin], files: Iterable[Pin]) -> NameRules:
     """The name rules of the enabled plugins; ``files``: the requirements files' pins."""
     enabled = set(config.enabled)
+    packages, files = tuple(packages), tuple(files)
+    by_packages = bool(enabled & ALLOWLIST_PACKAGES) and not (config.enabled_all and not packages)
+    by_files = bool(enabled & ALLOWLIST_FILES) and not (config.enabled_all and not files)
     allowed: set[ProjectName] | None = None
-    if enabled & (ALLOWLIST_PACKAGES | ALLOWLIST_FILES):
+    if by_packages or by_files:
         allowed = set()
-        if enabled & ALLOWLIST_PACKAGES:
+        if by_packages:
             allowed.update(pin.name for pin in packages)
-        if enabled & ALLOWLIST_FILES:
+        if by_files:
             allowed.update(pin.name for pin in files)
     blocked: frozenset[ProjectName] = frozenset()
     if "blocklist_project" in enabled:
