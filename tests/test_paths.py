@@ -16,6 +16,11 @@ def test_pypi_file_url_maps_below_packages() -> None:
     assert packages_path(GOOD, "foo-1.0.tar.gz") == "ab/cd/0123456789/foo-1.0.tar.gz"
 
 
+def test_a_proxy_that_nests_packages_maps_to_the_same_path() -> None:
+    url = "https://proxy.example/packages/packages/ab/cd/0123456789/foo-1.0.tar.gz"
+    assert packages_path(url, "foo-1.0.tar.gz") == "ab/cd/0123456789/foo-1.0.tar.gz"
+
+
 def test_percent_encoded_plus_is_decoded_for_storage() -> None:
     url = "https://h/packages/ab/cd/ef/torch-2.0%2Bcpu-cp311-none-any.whl"
     assert packages_path(url, "torch-2.0+cpu-cp311-none-any.whl").endswith(

@@ -47,10 +47,10 @@ def packages_path(url: str, filename: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UnsafePath(url, "file URL is not an absolute http(s) URL")
     segments = parts.path.split("/")
-    try:
-        start = segments.index("packages") + 1
-    except ValueError:
-        raise UnsafePath(url, "file URL has no /packages/ segment") from None
+    dirs = segments[:-1]
+    if "packages" not in dirs:
+        raise UnsafePath(url, "file URL has no /packages/ segment")
+    start = len(dirs) - dirs[::-1].index("packages")  # the last one: proxies may nest it
     rel = [unquote(s) for s in segments[start:]]
     if len(rel) < 2:
         raise UnsafePath(url, "file URL has nothing below /packages/")

@@ -11,6 +11,7 @@ import logging
 import uuid
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urljoin
 
 import requests
 
@@ -196,6 +197,7 @@ def parse_file(url: str, version: str, entry: Any) -> ReleaseFile:
         raise BadUpstreamData(url, "file entry lacks filename or url")
     if sha256 is None or not isinstance(size, int) or size < 0:
         raise BadUpstreamData(url, f"{filename}: no valid sha256 digest or size")
+    file_url = urljoin(url, file_url)  # PyPI's are absolute; some proxies' are relative
     path = packages_path(file_url, filename)
     core = entry.get("core-metadata", entry.get("data-dist-info-metadata"))
     core_sha = _hex(core.get("sha256"), 64) if isinstance(core, dict) else None
