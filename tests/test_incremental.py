@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -248,3 +249,27 @@ def test_sync_skip_simple_root_defers_the_root_index_to_the_next_run(
     names = {p["name"] for p in json.loads(index.read_text())["projects"]}
     assert "dep-leaf" in names
     assert not (mirror.directory / "root-index-stale").exists()
+
+
+def test_metadata_files_missing_or_wrong_upstream_are_never_advertised(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    state = fake_pypi.universe.project("Foo.Bar_baz")
+    assert state is not None
+    wheels = [f.filename for f in state.files() if f.filename.endswith(".whl")]
+    missing, wrong = wheels[0], wheels[1]
+    fake_pypi.missing_file("Foo.Bar_baz", missing, metadata=True)
+    fake_pypi.wrong_digest("Foo.Bar_baz", wrong, metadata=True)
+    mirror = make_mirror(tmp_path, fake_pypi)
+    result = mirror.run("mirror")
+    assert result.returncode == 1  # the wrong digest is a failure, retried next run
+    assert f"{missing}: advertised .metadata is missing upstream" in result.stderr
+    assert re.search(rf"failed: foo-bar-baz: .*{re.escape(wrong)}\.metadata.*sha256", result.stderr)
+    files = {f["filename"]: f for f in mirror.page_json("foo-bar-baz")["files"]}  # type: ignore[attr-defined]
+    assert files[missing]["core-metadata"] is False
+    assert files[wrong]["core-metadata"] is False
+    for name in (missing, wrong):
+        stored = mirror.linked_file("foo-bar-baz", files[name]["url"])
+        assert stored.exists() and not stored.with_name(name + ".metadata").exists()
+    html = (mirror.web / "simple/foo-bar-baz/index.html").read_text()
+    assert html.count("data-core-metadata") == sum(1 for f in files.values() if f["core-metadata"])

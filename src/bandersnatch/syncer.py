@@ -345,6 +345,11 @@ class Syncer:
             fetched = self.downloader.fetch(
                 self.sessions.get(), self.storage, urls, meta_target, None, expected
             )
+        except NotFound as exc:
+            # upstream advertises a file it does not serve: not advertising it is all the
+            # mirror can do (retrying cannot help); clients then read the wheel itself
+            log.warning("%s: advertised .metadata is missing upstream: %s", rf.filename, exc)
+            return False, 0, None
         except UpstreamError as exc:
             return False, 0, f"{rf.filename}.metadata: {exc}"
         return True, fetched, None
