@@ -53,9 +53,7 @@ def test_sigkill_at_random_moments_then_finish_equals_an_uninterrupted_mirror(
     tmp_path: Path, slow_fake: FakePyPI
 ) -> None:
     reference = make_mirror(tmp_path / "reference", slow_fake)
-    started = time.monotonic()
     assert reference.run("mirror").returncode == 0
-    full = time.monotonic() - started
     reference_files = len(slow_fake.requests.filter(path_prefix="/packages/"))
 
     slow_fake.reset_log()
