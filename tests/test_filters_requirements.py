@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bandersnatch import filters
 from bandersnatch.errors import ConfigError
 from bandersnatch.filters.requirements import Pin, decode, requirement_files, requirements_pins
-from filterkit import build, kept, project, simple
+from filterkit import build, kept, load, project, simple
 
 
 def _names(allowlist: dict[str, str]) -> list[str]:
@@ -142,3 +143,16 @@ keep = 1
     bar = project("bar", {v: simple(v, "bar") for v in ("1.0", "2.0rc1", "1.5")})
     # not pinned: every release filter applies (no prerelease, the newest one)
     assert kept(rules.apply(bar))[0] == ("1.5",)
+
+
+def test_requirement_lines_reflect_the_files(tmp_path: Path) -> None:
+    (tmp_path / "r.txt").write_text("Flask == 2.0.1\nrequests\n")
+    body = f"""
+[plugins]
+enabled = project_requirements
+[allowlist]
+requirements_path = {tmp_path}
+requirements = r.txt
+"""
+    assert filters.requirement_lines(load(tmp_path, body)) == ("flask==2.0.1", "requests")
+    assert filters.requirement_lines(load(tmp_path, "[plugins]\nenabled = all\n")) == ()

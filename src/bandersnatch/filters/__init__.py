@@ -14,6 +14,7 @@ The commands use four functions, each building the filters from the config:
   (``None`` otherwise), so a run never needs upstream's list of every project;
 - ``project_filter``: a fetched project as the mirror keeps it, or ``None`` when it is
   excluded entirely (by name or by a metadata filter);
+- ``requirement_lines``: what the requirements files say, for telling whether filters changed;
 - ``check_supported``: reads and checks every enabled filter's configuration (requirements
   files, patterns, sizes, platforms, third-party plugins); a ``ConfigError`` if anything is
   wrong, so a bad filter stops the run at start-up rather than mid-sync.
@@ -25,8 +26,10 @@ from collections.abc import Callable
 
 from ..config import PLUGIN_GROUP, FilterConfig
 from ..models import Project, ProjectName
+from .names import ALLOWLIST_FILES
 from .pipeline import FilterSet, build
 from .plugins import Plugin, PluginFactory
+from .requirements import requirements_pins
 
 __all__ = [
     "PLUGIN_GROUP",
@@ -40,11 +43,12 @@ __all__ = [
     "known_names",
     "name_filter",
     "project_filter",
+    "requirement_lines",
 ]
 
 NameFilter = Callable[[ProjectName], bool]
 """normalized name -> may the mirror hold this project?"""
-ProjectFilter = Callable[[Project], "Project | None"]
+ProjectFilter = Callable[[Project], Project | None]
 """fetched project -> what the mirror keeps of it, or None: excluded entirely."""
 
 
@@ -60,6 +64,16 @@ def known_names(config: FilterConfig) -> frozenset[ProjectName] | None:
 
 def project_filter(config: FilterConfig) -> ProjectFilter:
     return build(config).apply
+
+
+def requirement_lines(config: FilterConfig) -> tuple[str, ...]:
+    """What the requirements files say, normalized (``flask==2.0.1``), when a requirements
+    plugin is enabled: a change here is a filter change even if the config file is the same.
+    """
+    if not set(config.enabled) & ALLOWLIST_FILES:
+        return ()
+    pins = requirements_pins(config.sections.get("allowlist", {}))
+    return tuple(f"{pin.name}{pin.specifier}" for pin in pins)
 
 
 def check_supported(config: FilterConfig) -> None:
