@@ -117,7 +117,14 @@ def test_logs_a_line_per_project_and_a_summary(tmp_path: Path, fake_pypi: FakePy
     assert "0 projects failed" in summary and "seconds" in summary
 
 
-ALLOW_TWO = "[plugins]\nenabled = allowlist_project\n[allowlist]\npackages =\n    Foo.Bar_baz\n    dep-leaf\n"
+ALLOW_TWO = """
+[plugins]
+enabled = allowlist_project
+[allowlist]
+packages =
+    Foo.Bar_baz
+    dep-leaf
+"""
 
 
 def test_allowlist_without_xmlrpc_polls_only_the_listed_projects(
