@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
+from clients import fresh_venv, installed, run, uv_binary
 from fakepypi import FakePyPI, FileSpec, ProjectSpec, Universe
 from harness import Mirror, make_mirror
 from mirror_http import HTML, JSON, V1_HTML, MirrorServer, Served, negotiate
@@ -34,15 +32,6 @@ UV_ACCEPT = PIP_ACCEPT.replace("q=0.1", "q=0.2")
 POETRY_ACCEPT = "application/vnd.pypi.simple.v1+json, */*;q=0.1"
 FOO = "foo-bar-baz"
 CUTOFF = "2024-01-15T00:00:00Z"  # after Foo.Bar_baz 1.0, before 2.0
-# Prints {normalized name: (metadata version, imported __version__)} of what is installed.
-PROBE = """
-import importlib, importlib.metadata as md, json, re
-out = {}
-for d in md.distributions():
-    name = re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower()
-    out[name] = [d.version, importlib.import_module(name.replace("-", "_")).__version__]
-print(json.dumps(out))
-"""
 
 
 def _universe() -> Universe:
@@ -86,51 +75,11 @@ def server(mirror: Mirror) -> Iterator[MirrorServer]:
     assert not srv.errors
 
 
-def _env(home: Path) -> dict[str, str]:
-    """The parent environment minus pip/uv/proxy/venv settings, with config files disabled."""
-    drop = ("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV", "CONDA")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(drop) and not k.lower().endswith("_proxy")
-    }
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        NO_PROXY="127.0.0.1,localhost",
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_NO_INPUT="1",
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        UV_NO_CONFIG="1",
-    )
-    return env
-
-
-def _run(cmd: list[str], home: Path) -> subprocess.CompletedProcess[str]:
-    home.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        cmd, capture_output=True, text=True, env=_env(home), cwd=home, timeout=120, check=False
-    )
-    assert result.returncode == 0, f"{cmd}\n{result.stdout}\n{result.stderr}"
-    return result
-
-
-def _fresh_venv(where: Path) -> Path:
-    _run([sys.executable, "-m", "venv", "--without-pip", str(where / "venv")], where / "home")
-    return where / "venv" / "bin" / "python"
-
-
-def _installed(python: Path, home: Path) -> dict[str, tuple[str, str]]:
-    found = json.loads(_run([str(python), "-c", PROBE], home).stdout)
-    return {name: tuple(versions) for name, versions in found.items()}
-
-
 @pytest.fixture(scope="module")
 def bundled_pip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv with the pip that `python -m venv` bundles (older than the dev venv's)."""
     where = tmp_path_factory.mktemp("bundled-pip")
-    _run([sys.executable, "-m", "venv", str(where / "venv")], where / "home")
+    run([sys.executable, "-m", "venv", str(where / "venv")], where / "home")
     return where / "venv" / "bin" / "python"
 
 
@@ -141,27 +90,20 @@ def pip(request: pytest.FixtureRequest) -> list[str]:
     return [str(python or sys.executable), "-m", "pip"]
 
 
-def _uv() -> str:
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is not installed")
-    return uv
-
-
 def _pip_install(
     pip: list[str], server: MirrorServer, tmp: Path, *args: str
 ) -> tuple[Path, list[dict[str, Any]], str]:
     """pip install into a fresh venv; returns (python, install report items, stderr)."""
-    python, report = _fresh_venv(tmp), tmp / "report.json"
+    python, report = fresh_venv(tmp), tmp / "report.json"
     cmd = [*pip, "--python", str(python), "install", "--no-cache-dir", "--report", str(report)]
-    result = _run([*cmd, "--index-url", f"{server.url}/simple/", *args], tmp / "home")
+    result = run([*cmd, "--index-url", f"{server.url}/simple/", *args], tmp / "home")
     return python, json.loads(report.read_text())["install"], result.stderr
 
 
 def _uv_install(server: MirrorServer, tmp: Path, *args: str) -> tuple[Path, str]:
-    python = _fresh_venv(tmp)
-    cmd = [_uv(), "pip", "install", "--no-config", "--no-cache", "--python", str(python)]
-    result = _run([*cmd, "--index-url", f"{server.url}/simple/", *args], tmp / "home")
+    python = fresh_venv(tmp)
+    cmd = [uv_binary(), "pip", "install", "--no-config", "--no-cache", "--python", str(python)]
+    result = run([*cmd, "--index-url", f"{server.url}/simple/", *args], tmp / "home")
     return python, result.stderr
 
 
@@ -301,7 +243,7 @@ def test_pip_installs_newest_installable(
     pip: list[str], server: MirrorServer, tmp_path: Path
 ) -> None:
     python, report, stderr = _pip_install(pip, server, tmp_path, FOO)
-    assert _installed(python, tmp_path / "home") == {
+    assert installed(python, tmp_path / "home") == {
         FOO: ("2.0", "2.0"),  # not 3.0 (yanked) nor 4.0 (Requires-Python >=3.99)
         "dep-leaf": ("1.1", "1.1"),
     }
@@ -323,7 +265,7 @@ def test_pip_installs_newest_installable(
 
 def test_uv_installs_newest_installable(server: MirrorServer, tmp_path: Path) -> None:
     python, _ = _uv_install(server, tmp_path, FOO)
-    assert _installed(python, tmp_path / "home") == {
+    assert installed(python, tmp_path / "home") == {
         FOO: ("2.0", "2.0"),
         "dep-leaf": ("1.1", "1.1"),
     }
@@ -344,7 +286,7 @@ def test_pinned_yanked_release_still_installs(
 ) -> None:
     """PEP 592: `==3.0` selects the yanked release; the mirror kept the yank, not a deletion."""
     python, report, stderr = _pip_install(pip, server, tmp_path, f"{FOO}==3.0")
-    assert _installed(python, tmp_path / "home") == {FOO: ("3.0", "3.0")}
+    assert installed(python, tmp_path / "home") == {FOO: ("3.0", "3.0")}
     assert "yanked" in stderr
     assert "broken" in stderr  # the reason made it through the mirror
     assert [i["metadata"]["version"] for i in report] == ["3.0"]
@@ -353,7 +295,7 @@ def test_pinned_yanked_release_still_installs(
 
 def test_uv_pinned_yanked_release_still_installs(server: MirrorServer, tmp_path: Path) -> None:
     python, stderr = _uv_install(server, tmp_path, f"{FOO}==3.0")
-    assert _installed(python, tmp_path / "home") == {FOO: ("3.0", "3.0")}
+    assert installed(python, tmp_path / "home") == {FOO: ("3.0", "3.0")}
     assert "yanked" in stderr
     assert "broken" in stderr
 
@@ -361,7 +303,7 @@ def test_uv_pinned_yanked_release_still_installs(server: MirrorServer, tmp_path:
 def test_upload_time_cutoffs(server: MirrorServer, tmp_path: Path) -> None:
     """uv --exclude-newer and pip --uploaded-prior-to read `upload-time` from the JSON pages."""
     python, _ = _uv_install(server, tmp_path / "uv", "--exclude-newer", CUTOFF, FOO)
-    assert _installed(python, tmp_path / "uv" / "home") == {FOO: ("1.0", "1.0")}
+    assert installed(python, tmp_path / "uv" / "home") == {FOO: ("1.0", "1.0")}
     pip = [sys.executable, "-m", "pip"]
     python, _, _ = _pip_install(pip, server, tmp_path / "pip", "--uploaded-prior-to", CUTOFF, FOO)
-    assert _installed(python, tmp_path / "pip" / "home") == {FOO: ("1.0", "1.0")}
+    assert installed(python, tmp_path / "pip" / "home") == {FOO: ("1.0", "1.0")}

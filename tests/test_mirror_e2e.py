@@ -11,18 +11,22 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from clients import fresh_venv, installed, uv_binary
+from clients import run as client_run
 from fakepypi import FakePyPI, make_universe
 from harness import Mirror, make_mirror, sha256_of
+from mirror_http import MirrorServer
 
-WRONG = "dep-middle"  # one file with a wrong advertised digest
-MISSING = "dep-top"  # one file that answers 404
-HOSTILE = "dep-leaf"  # files whose names and URLs try to leave the mirror
+WRONG = "foo-bar"  # one file with a wrong advertised digest
+MISSING = "mixed-case-name-x"  # one file that answers 404
+HOSTILE = "upper"  # files whose names and URLs try to leave the mirror
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +34,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     tmp = tmp_path_factory.mktemp("e2e")
     universe = make_universe(n_projects=300, seed=7)
     fake = FakePyPI(universe).start()
-    wrong_file = universe.project(WRONG).releases["1.0"][0].filename  # type: ignore[union-attr]
-    missing_file = universe.project(MISSING).releases["1.0"][0].filename  # type: ignore[union-attr]
+    wrong_file = universe.project(WRONG).files()[0].filename  # type: ignore[union-attr]
+    missing_file = universe.project(MISSING).files()[0].filename  # type: ignore[union-attr]
     fake.wrong_digest(WRONG, wrong_file)
     fake.missing_file(MISSING, missing_file)
     hostile = fake.hostile_files(HOSTILE)
@@ -178,7 +182,7 @@ def test_good_files_of_a_failed_project_are_published(run: dict[str, Any]) -> No
     names = {f["filename"] for f in page["files"]}
     assert run["wrong"] not in names
     upstream = run["fake"].universe.project(WRONG)
-    assert names == {f.filename for fs in upstream.releases.values() for f in fs} - {run["wrong"]}
+    assert names == {f.filename for f in upstream.files()} - {run["wrong"]}
 
 
 def test_json_api_copies_are_written(run: dict[str, Any]) -> None:
@@ -190,3 +194,27 @@ def test_json_api_copies_are_written(run: dict[str, Any]) -> None:
     alias = web / "pypi" / state.normalized / "json"
     assert alias.is_symlink()
     assert alias.read_bytes() == (web / "json" / state.normalized).read_bytes()
+
+
+@pytest.mark.clients
+@pytest.mark.parametrize("client", ["pip", "uv"])
+def test_pip_and_uv_install_a_dependency_chain_from_the_mirror(
+    run: dict[str, Any], client: str, tmp_path: Path
+) -> None:
+    with MirrorServer(run["mirror"].web) as served:
+        python = fresh_venv(tmp_path)
+        index = ["--index-url", f"{served.url}/simple/"]
+        wanted = ["dep-top", "python-requires", "yanked-with-reason"]
+        if client == "pip":
+            cmd = [sys.executable, "-m", "pip", "--python", str(python), "install"]
+            cmd += ["--no-cache-dir", *index, *wanted]
+        else:
+            cmd = [uv_binary(), "pip", "install", "--no-config", "--no-cache"]
+            cmd += ["--python", str(python), *index, *wanted]
+        client_run(cmd, tmp_path / "home")
+        found = installed(python, tmp_path / "home")
+    assert found["dep-top"][0] == "1.0"
+    assert found["dep-middle"][0] == "1.0"
+    assert found["dep-leaf"][0] == "2.0"
+    assert found["python-requires"][0] == "1.0"  # 0.9 needs Python < 3.0
+    assert found["yanked-with-reason"][0] == "1.1"  # 1.0 is yanked
