@@ -7,6 +7,7 @@ Every write is atomic through the storage interface; callers publish in the orde
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ class Publisher:
     options: PageOptions
     json_enabled: bool = False
     cleanup_legacy: bool = False
+    keep_index_versions: int = 0
 
     def project_pages(self, page: SimplePage) -> list[str]:
         """Write a project's simple pages; returns the paths written."""
@@ -41,6 +43,9 @@ class Publisher:
         if self.simple_format.html:
             html = render_project_html(page, self.options).encode("utf-8")
             for leaf in ("index.html", "index.v1_html"):
+                if leaf == "index.html" and self.keep_index_versions > 0:
+                    written += self._versioned_index(base, page.serial, html)
+                    continue
                 self.storage.write_bytes(f"{base}/{leaf}", html)
                 written.append(f"{base}/{leaf}")
         else:
@@ -55,6 +60,21 @@ class Publisher:
         if self.cleanup_legacy and page.display_name.lower() != page.name:
             self._remove_legacy_dir(page.display_name)
         return written
+
+    def _versioned_index(self, base: str, serial: int, html: bytes) -> list[str]:
+        """``keep_index_versions``: ``index.html`` links the newest of the last N copies in
+        ``versions/index_<serial>_<UTC time>.html``."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        version = f"{base}/versions/index_{serial}_{stamp}.html"
+        self.storage.write_bytes(version, html)
+        self.storage.symlink(f"{base}/index.html", version)
+        kept = sorted(
+            (n for n in self.storage.list_dir(f"{base}/versions") if n.startswith("index_")),
+            key=lambda n: (int(n.split("_")[1]) if n.split("_")[1].isdigit() else 0, n),
+        )
+        for old in kept[: -self.keep_index_versions]:
+            self.storage.delete(f"{base}/versions/{old}")
+        return [version, f"{base}/index.html"]
 
     def json_document(self, name: ProjectName, document: bytes) -> list[str]:
         """``web/json/<name>`` and the ``web/pypi/<name>/json`` link to it."""
@@ -81,6 +101,9 @@ class Publisher:
         base = simple_dir(name, self.hash_index)
         for leaf in ("index.html", "index.v1_html", "index.v1_json"):
             self.storage.delete(f"{base}/{leaf}")
+        for old in self.storage.list_dir(f"{base}/versions"):
+            self.storage.delete(f"{base}/versions/{old}")
+        self.storage.remove_empty_dirs(f"{base}/versions", "web/simple")
         self.storage.remove_empty_dirs(base, "web/simple")
         path, alias = json_paths(name)
         self.storage.delete(path)

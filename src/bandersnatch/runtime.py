@@ -47,6 +47,7 @@ class Runtime:
             options=options,
             json_enabled=m.json,
             cleanup_legacy=m.cleanup,
+            keep_index_versions=m.keep_index_versions,
         )
         return cls(
             config=config,

@@ -1,0 +1,152 @@
+"""[mirror] options through the real CLI: page formats and layout, links, diff-file,
+download-mirror, stop-on-error, compare-method, keep_index_versions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fakepypi import FakePyPI, make_small_universe
+from harness import Mirror, make_mirror
+from mirror_http import MirrorServer
+
+
+def _ok(mirror: Mirror, *args: str) -> str:
+    result = mirror.run("mirror", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stderr
+
+
+def test_hash_index_puts_pages_under_the_first_letter(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi, {"hash-index": "true"})
+    _ok(mirror)
+    page = mirror.web / "simple/f/foo-bar-baz/index.v1_json"
+    files = json.loads(page.read_text())["files"]
+    # links stay relative to the served URL /simple/<name>/, which the server maps
+    assert all(f["url"].startswith("../../packages/") for f in files)
+    assert mirror.linked_file("foo-bar-baz", files[0]["url"]).exists()
+    assert not (mirror.web / "simple/foo-bar-baz").exists()
+    root = (mirror.web / "simple/index.html").read_text()
+    assert '<a href="foo-bar-baz/">' in root
+
+
+@pytest.mark.parametrize(("fmt", "present", "absent"), [
+    ("HTML", {"index.html", "index.v1_html"}, {"index.v1_json"}),
+    ("JSON", {"index.v1_json"}, {"index.html", "index.v1_html"}),
+])  # fmt: skip
+def test_simple_format_writes_only_the_chosen_pages(
+    tmp_path: Path, fake_pypi: FakePyPI, fmt: str, present: set[str], absent: set[str]
+) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi, {"simple-format": fmt})
+    _ok(mirror)
+    for directory in (mirror.web / "simple", mirror.web / "simple/dep-leaf"):
+        names = {p.name for p in directory.iterdir() if p.is_file()}
+        assert present <= names and not (absent & names)
+
+
+def test_release_files_false_links_upstream_and_downloads_nothing(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi, {"release-files": "false", "root_uri": ""})
+    _ok(mirror)
+    assert not any(r.path.startswith("/packages/") for r in fake_pypi.requests)
+    assert not (mirror.web / "packages").exists()
+    files = mirror.page_json("dep-leaf")["files"]
+    assert all(f["url"].startswith("https://files.pythonhosted.org/packages/") for f in files)  # type: ignore[attr-defined]
+    assert all(f["core-metadata"] is False for f in files)  # type: ignore[attr-defined]
+
+
+def test_root_uri_makes_links_absolute(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi, {"root_uri": "https://mirror.example/pypi"})
+    _ok(mirror)
+    html = (mirror.web / "simple/dep-leaf/index.html").read_text()
+    assert 'href="https://mirror.example/pypi/packages/' in html
+
+
+def test_diff_file_lists_what_the_run_wrote(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    diff = tmp_path / "diffs" / "changed"
+    mirror = make_mirror(tmp_path, fake_pypi, {"diff-file": str(diff)})
+    _ok(mirror)
+    listed = set(diff.read_text().splitlines())
+    stored = {str(p) for p in (mirror.web / "packages").rglob("*") if p.is_file()}
+    assert stored <= listed
+    assert str(mirror.web / "simple/dep-leaf/index.html") in listed
+    assert str(mirror.web / "simple/index.v1_json") in listed
+    _ok(mirror)  # a no-op run: only last-modified changed
+    assert diff.read_text().splitlines() == [str(mirror.web / "last-modified")]
+
+
+def test_download_mirror_is_used_first_and_master_is_the_fallback(
+    tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI]
+) -> None:
+    upstream = make_fake_pypi(make_small_universe())
+    source = make_mirror(tmp_path / "source", upstream)
+    _ok(source)
+    upstream.reset_log()
+    with MirrorServer(source.web) as files:
+        mirror = make_mirror(tmp_path / "m", upstream, {"download-mirror": files.url})
+        _ok(mirror)
+        assert not any(r.path.startswith("/packages/") for r in upstream.requests)
+        assert any(r.path.startswith("/packages/") for r in files.log)
+    # the download mirror is gone: without fallback the files fail, with it master serves them
+    upstream.universe.add_release("dep-leaf", "7.0", [])
+    strict = make_mirror(
+        tmp_path / "strict",
+        upstream,
+        {"download-mirror": "http://127.0.0.1:9", "download-mirror-no-fallback": "true"},
+    )
+    assert strict.run("mirror").returncode == 1
+    fallback = make_mirror(
+        tmp_path / "fallback", upstream, {"download-mirror": "http://127.0.0.1:9"}
+    )
+    _ok(fallback)
+    assert any(r.path.startswith("/packages/") for r in upstream.requests)
+
+
+def test_stop_on_error_stops_at_the_first_failed_project(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    state = fake_pypi.universe.project("dep-leaf")
+    assert state is not None
+    fake_pypi.missing_file("dep-leaf", state.files()[0].filename)
+    mirror = make_mirror(tmp_path, fake_pypi, {"stop-on-error": "true", "workers": "1"})
+    result = mirror.run("mirror")
+    assert result.returncode == 1
+    assert "stop-on-error is set" in result.stderr
+    todo = (mirror.directory / "todo").read_text().splitlines()[1:]
+    assert "dep-leaf 0" in todo or any(line.startswith("dep-leaf ") for line in todo)
+    assert len(todo) > 1  # projects after it were left for the next run
+
+
+def test_compare_method_hash_repairs_same_size_corruption_and_stat_does_not(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    for method in ("stat", "hash"):
+        mirror = make_mirror(tmp_path / method, fake_pypi, {"compare-method": method})
+        _ok(mirror)
+        page = mirror.page_json("dep-leaf")
+        stored = mirror.linked_file("dep-leaf", page["files"][0]["url"])  # type: ignore[index]
+        original = stored.read_bytes()
+        stored.write_bytes(b"\0" * len(original))
+        _ok(mirror, "--force-check")
+        assert (stored.read_bytes() == original) is (method == "hash")
+
+
+def test_keep_index_versions_keeps_the_last_n_pages(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    from fakepypi import FileSpec
+
+    mirror = make_mirror(tmp_path, fake_pypi, {"keep_index_versions": "2"})
+    _ok(mirror)
+    for version in ("5.0", "6.0"):
+        fake_pypi.universe.add_release("dep-leaf", version, [FileSpec("wheel")])
+        _ok(mirror)
+    versions = sorted((mirror.web / "simple/dep-leaf/versions").iterdir())
+    assert len(versions) == 2
+    index = mirror.web / "simple/dep-leaf/index.html"
+    assert index.is_symlink() and index.resolve() == max(
+        versions, key=lambda p: int(p.name.split("_")[1])
+    )
+    assert "6.0" in index.read_text()
