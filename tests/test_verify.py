@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from bandersnatch.listing import ListedFile
 from bandersnatch.models import PageFile, ProjectName, ReleaseFile, SimplePage
+from bandersnatch.pagemodel import page_from_json
 from bandersnatch.pages import PageOptions, render_project_html, render_project_json
 from bandersnatch.verification import (
     CORRUPT,
     META_MISSING,
     MISSING,
-    expected_from_listing,
-    page_from_json,
+    Expected,
     stat_check,
     upstream_base,
 )
+
 from fakepypi import FakePyPI
 from harness import CLI, Mirror, make_mirror
 
@@ -134,9 +134,7 @@ def test_stat_mode_sees_sizes_and_hash_flag_sees_digests(
     assert findings(hashed.stderr) == {(CORRUPT, wheel.relative_to(mirror.directory).as_posix())}
 
 
-def test_orphans_are_kept_without_delete_and_exit_is_0(
-    tmp_path: Path, fake_pypi: FakePyPI
-) -> None:
+def test_orphans_are_kept_without_delete_and_exit_is_0(tmp_path: Path, fake_pypi: FakePyPI) -> None:
     mirror = synced(tmp_path, fake_pypi)
     orphan = mirror.web / "packages" / "aa" / "bb" / "cc" / "old-0.1.tar.gz"
     orphan.parent.mkdir(parents=True)
@@ -289,21 +287,62 @@ def test_a_json_page_reads_back_into_the_page_it_was_rendered_from() -> None:
 
 
 def test_stat_check_and_files_host() -> None:
-    listed = [
-        ListedFile("web/packages/a/ok", "1" * 64, "2" * 64, 3),
-        ListedFile("web/packages/a/short", "3" * 64, None, 5),
-        ListedFile("web/packages/a/gone", None, None, None),
-        ListedFile("web/packages/a/nosize", "4" * 64, None, None),
-    ]
+    expected = (
+        Expected("web/packages/a/ok", 3, "1" * 64, "2" * 64),
+        Expected("web/packages/a/short", 5, "3" * 64, None),
+        Expected("web/packages/a/gone", None, None, None),
+        Expected("web/packages/a/nosize", None, "4" * 64, None),
+    )
     sizes = {"web/packages/a/ok": 3, "web/packages/a/short": 4, "web/packages/a/nosize": 9}
-    found, checks = stat_check(expected_from_listing(listed), sizes, hash_files=False)
+    found, checks = stat_check(expected, sizes, hash_files=False)
     assert [(f.kind, f.path) for f in found] == [
         (META_MISSING, "web/packages/a/ok.metadata"),
         (CORRUPT, "web/packages/a/short"),
         (MISSING, "web/packages/a/gone"),
     ]
     assert checks == []
-    _, checks = stat_check(expected_from_listing(listed), sizes, hash_files=True)
+    _, checks = stat_check(expected, sizes, hash_files=True)
     assert [c.path for c in checks] == ["web/packages/a/ok", "web/packages/a/nosize"]
     assert upstream_base("https://pypi.org/") == "https://files.pythonhosted.org"
     assert upstream_base("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
+
+
+def test_html_only_mirror_rebuilds_a_page_from_its_twin_and_keeps_its_files(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = synced(tmp_path, fake_pypi, **{"simple-format": "HTML"})
+    pristine = tree(mirror)
+    (mirror.web / "simple" / "yanky" / "index.html").unlink()
+    result = mirror.run("verify", "--delete")
+    assert result.returncode == 0, result.stderr
+    assert findings(result.stderr) == {("page", "web/simple/yanky/index.html")}
+    assert tree(mirror) == pristine
+
+
+def test_a_mirror_linking_upstream_has_nothing_stored_to_check(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    options = {"release-files": "false", "root_uri": "https://files.example"}
+    mirror = synced(tmp_path, fake_pypi, **options)
+    before = tree(mirror)
+    result = mirror.run("verify", "--delete")
+    assert result.returncode == 0, result.stderr
+    assert "0 files checked" in result.stderr and "0 orphaned" in result.stderr
+    assert tree(mirror) == before
+
+
+def test_a_page_without_any_source_is_unrepairable_and_blocks_orphan_deletion(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = synced(tmp_path, fake_pypi)
+    for page in (mirror.web / "simple" / "nometa").iterdir():
+        page.unlink()
+    orphan = mirror.web / "packages" / "aa" / "bb" / "cc" / "old-0.1.tar.gz"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"x")
+    result = mirror.run("verify", "--delete")
+    assert result.returncode == 1, result.stderr
+    assert "nometa: no-source web/simple/nometa" in result.stderr
+    assert "not deleting orphans" in result.stderr
+    assert orphan.exists()
+    assert files_of(mirror, "nometa-1.0-py3-none-any.whl")

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from .errors import BadUpstreamData
 from .listing import listed_files
 from .models import ProjectName
+from .pagemodel import expected_from_html_page, expected_from_json_page
 from .paths import json_paths, package_file, simple_dir
 from .storage import Storage
 from .upstream.metadata import parse_project
@@ -37,7 +38,13 @@ def names_from_requirements(text: str) -> list[str]:
 
 def stored_files(storage: Storage, name: ProjectName, hash_index: bool) -> list[str]:
     """``web/packages/...`` paths the project's pages or stored metadata list."""
+    base = simple_dir(name, hash_index)
     paths = {f.path for f in listed_files(storage, name, hash_index) or []}
+    for leaf in PAGE_LEAVES:
+        raw = storage.read_bytes(f"{base}/{leaf}")
+        if raw is not None:
+            listed = expected_from_json_page(raw) if leaf.endswith("json") else None
+            paths.update(e.path for e in listed or expected_from_html_page(raw))
     raw = storage.read_bytes(json_paths(name)[0])
     if raw is not None:
         try:

@@ -7,17 +7,12 @@ findings, the digests still to compute, and the page to render.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
 
-from .errors import UnsafePath
-from .listing import ListedFile
 from .models import PageFile, Project, ProjectName, ReleaseFile, SimplePage
-from .paths import check_segment, package_file
+from .paths import package_file
 
 MISSING, CORRUPT = "missing", "corrupt"
 META_MISSING, META_CORRUPT = "metadata-missing", "metadata-corrupt"
@@ -91,11 +86,6 @@ def expected_from_project(project: Project, *, core_metadata: bool) -> tuple[Exp
     )
 
 
-def expected_from_listing(listed: Iterable[ListedFile]) -> tuple[Expected, ...]:
-    unique = {f.path: f for f in listed}
-    return tuple(Expected(f.path, f.size, f.sha256, f.metadata_sha256) for f in unique.values())
-
-
 def referenced(expected: Iterable[Expected]) -> frozenset[str]:
     paths = set()
     for e in expected:
@@ -151,60 +141,6 @@ def upstream_base(master: str) -> str:
     """Where upstream's files live: PyPI serves them from files.pythonhosted.org, any other
     index (another bandersnatch mirror, say) under its own ``/packages/``."""
     return PYPI_FILES if master.rstrip("/") == PYPI else master.rstrip("/")
-
-
-def _rel_path(url: str) -> str | None:
-    path = unquote(urlsplit(urljoin("http://mirror.invalid/simple/x/", url)).path)
-    _, found, rel = path.partition("/packages/")
-    if not found:
-        return None
-    try:
-        for segment in rel.split("/"):
-            check_segment(segment, "listed path segment")
-    except UnsafePath:
-        return None
-    return rel
-
-
-def page_from_json(name: ProjectName, display_name: str, raw: bytes) -> SimplePage | None:
-    """Read back a PEP 691 page this tool wrote, to re-render its other formats.
-
-    None when the page is not readable or lacks what the pages need (a size per file)."""
-    try:
-        doc = json.loads(raw)
-        serial = int(doc["meta"]["_last-serial"])
-        files = [_page_file(f) for f in doc["files"]]
-        versions = tuple(str(v) for v in doc.get("versions", ()))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    if any(f is None for f in files):
-        return None
-    return SimplePage(name, display_name, serial, versions, tuple(f for f in files if f))
-
-
-def _page_file(entry: dict[str, Any]) -> PageFile | None:
-    url, size, hashes = entry["url"], entry.get("size"), entry["hashes"]
-    rel = _rel_path(url)
-    if not isinstance(size, int) or rel is None or not isinstance(hashes.get("sha256"), str):
-        return None
-    yanked = entry.get("yanked", False)
-    core = entry.get("core-metadata")
-    core_sha = core.get("sha256") if isinstance(core, dict) else None
-    release = ReleaseFile(
-        filename=str(entry["filename"]),
-        url=str(url),
-        path=rel,
-        version="",
-        size=size,
-        sha256=hashes["sha256"],
-        digests={str(k): str(v) for k, v in hashes.items()},
-        requires_python=entry.get("requires-python"),
-        yanked=yanked is not False and yanked is not None,
-        yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
-        upload_time=entry.get("upload-time"),
-        core_metadata_sha256=core_sha,
-    )
-    return PageFile(release, core_sha is not None)
 
 
 @dataclass

@@ -9,18 +9,22 @@ Repairs follow the publishing order: files, then ``.metadata``, then the project
 
 from __future__ import annotations
 
-import html
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 from .errors import BadUpstreamData, NotFound, UpstreamError
-from .listing import listed_files
 from .models import IndexEntry, Project, ProjectName, SimplePage
+from .pagemodel import (
+    expected_from_html_page,
+    expected_from_json_page,
+    page_from_json,
+    page_serial,
+    page_title,
+)
 from .pages import render_project_html, render_project_json
 from .paths import json_paths, package_file, simple_dir
 from .publish import Publisher
@@ -38,10 +42,8 @@ from .verification import (
     Finding,
     HashCheck,
     ProjectOutcome,
-    expected_from_listing,
     expected_from_project,
     page_for,
-    page_from_json,
     referenced,
     stat_check,
 )
@@ -50,8 +52,6 @@ log = logging.getLogger(__name__)
 
 ProjectFilter = Callable[[Project], "Project | None"]
 HTML_LEAVES, JSON_LEAF = ("index.html", "index.v1_html"), "index.v1_json"
-_SERIAL = re.compile(rb"<!--SERIAL (\d+)-->")
-_TITLE = re.compile(rb"<title>Links for (.*?)</title>")
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,33 @@ class _Truth:
     findings: tuple[Finding, ...] = ()
     kept: frozenset[str] = frozenset()
     """Files the filters exclude but ``prune-filtered = false`` keeps on disk."""
+    json_page_ok: bool = True
+
+
+class _Pages:
+    """A project's page files, read on first use (most checks only need to know they exist)."""
+
+    def __init__(self, storage: Storage, base: str) -> None:
+        self.storage = storage
+        self.base = base
+        self.present = frozenset(storage.list_dir(base))
+        self._read: dict[str, bytes | None] = {}
+
+    def get(self, leaf: str) -> bytes | None:
+        if leaf not in self.present:
+            return None
+        if leaf not in self._read:
+            self._read[leaf] = self.storage.read_bytes(f"{self.base}/{leaf}")
+        return self._read[leaf]
+
+    def serial(self) -> int:
+        serial = page_serial(self.get(JSON_LEAF), None)
+        if serial:
+            return serial
+        return page_serial(None, self.get(HTML_LEAVES[0]) or self.get(HTML_LEAVES[1]))
+
+    def title(self) -> str | None:
+        return page_title(self.get(HTML_LEAVES[0]) or self.get(HTML_LEAVES[1]))
 
 
 class ProjectVerifier:
@@ -84,6 +111,7 @@ class ProjectVerifier:
         metadata: MetadataClient,
         sessions: SessionFactory,
         sizes: Mapping[str, int],
+        json_names: frozenset[str],
         options: VerifyOptions,
         project_filter: ProjectFilter,
         file_pool: ThreadPoolExecutor,
@@ -94,6 +122,8 @@ class ProjectVerifier:
         self.metadata = metadata
         self.sessions = sessions
         self.sizes = sizes
+        self.json_names = json_names
+        """Names in ``web/json`` (listed once per run, not stat'ed per project)."""
         self.options = options
         self.project_filter = project_filter
         self.file_pool = file_pool
@@ -102,9 +132,7 @@ class ProjectVerifier:
         """Check (and unless dry-running, repair) one project. With ``check`` false only
         the files it references are worked out (a project an earlier run finished)."""
         base = simple_dir(name, self.publisher.hash_index)
-        pages = {
-            leaf: self.storage.read_bytes(f"{base}/{leaf}") for leaf in (*HTML_LEAVES, JSON_LEAF)
-        }
+        pages = _Pages(self.storage, base)
         truth = self._truth(name, entry, pages)
         if truth is None:
             finding = Finding(NO_SOURCE, base, None, "no page and no stored metadata")
@@ -119,9 +147,10 @@ class ProjectVerifier:
             page_findings, page_failed = self._republish(name, truth, pages, broken)
             listed_as = (truth.project.display_name, truth.project.serial)
         else:
-            page_findings, page_failed = self._rebuild(name, entry, pages)
-            display = entry.display_name if entry else _title(pages) or name
-            listed_as = (display, _page_serial(pages))
+            json_ok = truth.json_page_ok
+            page_findings, page_failed = self._rebuild(name, entry, pages, json_ok)
+            display = entry.display_name if entry else pages.title() or name
+            listed_as = (display, pages.serial())
         return ProjectOutcome(
             name,
             (*truth.findings, *findings, *page_findings),
@@ -133,9 +162,7 @@ class ProjectVerifier:
         )
 
     # -- the truth -------------------------------------------------------------------------
-    def _truth(
-        self, name: ProjectName, entry: IndexEntry | None, pages: Mapping[str, bytes | None]
-    ) -> _Truth | None:
+    def _truth(self, name: ProjectName, entry: IndexEntry | None, pages: _Pages) -> _Truth | None:
         project, findings = self._metadata(name, entry, pages)
         kept = self.project_filter(project) if project is not None else None
         if kept is not None and entry is not None:
@@ -147,20 +174,29 @@ class ProjectVerifier:
                 hidden = frozenset(package_file(f.path) for f in project.files)
             files = expected if self.options.release_files else ()
             return _Truth(files, kept, findings, hidden)
-        listing = listed_files(self.storage, name, self.publisher.hash_index)
-        if listing is None:
+        if not pages.present & {*HTML_LEAVES, JSON_LEAF}:
             return None
-        return _Truth(expected_from_listing(listing), None, findings)
+        if not self.options.release_files:
+            return _Truth((), None, findings)  # the pages link upstream: nothing stored
+        raw = pages.get(JSON_LEAF)
+        from_json = expected_from_json_page(raw) if raw else None
+        if from_json is not None:
+            return _Truth(from_json, None, findings)
+        html = pages.get(HTML_LEAVES[0]) or pages.get(HTML_LEAVES[1])
+        if html is None:
+            return None  # only an unreadable JSON page: its files are unknown
+        expected = expected_from_html_page(html)
+        return _Truth(expected, None, findings, json_page_ok=raw is None)
 
     def _metadata(
-        self, name: ProjectName, entry: IndexEntry | None, pages: Mapping[str, bytes | None]
+        self, name: ProjectName, entry: IndexEntry | None, pages: _Pages
     ) -> tuple[Project | None, tuple[Finding, ...]]:
         if self.options.json_update:
             project = self._fetch(name, entry)
             if project is not None:
                 return project, ()
         path = json_paths(name)[0]
-        raw = self.storage.read_bytes(path)
+        raw = self.storage.read_bytes(path) if name in self.json_names else None
         if raw is None:
             return None, ()
         try:
@@ -169,7 +205,7 @@ class ProjectVerifier:
             finding = Finding(JSON_DOC, path, None, f"unreadable ({exc}); --json-update fetches it")
             self._log(name, finding)
             return None, (finding,)
-        if project.serial < _page_serial(pages):
+        if project.serial < pages.serial():
             log.debug("%s: %s is older than the page; checking against the page", name, path)
             return None, ()
         return project, ()
@@ -256,7 +292,7 @@ class ProjectVerifier:
         return out
 
     def _republish(
-        self, name: ProjectName, truth: _Truth, pages: Mapping[str, bytes | None], broken: set[str]
+        self, name: ProjectName, truth: _Truth, pages: _Pages, broken: set[str]
     ) -> tuple[list[Finding], list[tuple[Finding, str]]]:
         """Compare the pages with what the metadata renders to; rewrite them if they differ."""
         assert truth.project is not None
@@ -275,29 +311,30 @@ class ProjectVerifier:
         return [finding], []
 
     def _rebuild(
-        self, name: ProjectName, entry: IndexEntry | None, pages: Mapping[str, bytes | None]
+        self, name: ProjectName, entry: IndexEntry | None, pages: _Pages, json_ok: bool
     ) -> tuple[list[Finding], list[tuple[Finding, str]]]:
-        """No metadata: rebuild a missing page format from the others."""
-        base = simple_dir(name, self.publisher.hash_index)
-        display = entry.display_name if entry else _title(pages) or name
-        raw_json = pages.get(JSON_LEAF)
+        """No metadata: rebuild a missing (or unreadable JSON) page from the others."""
+        fmt = self.publisher.simple_format
+        wanted = (*(HTML_LEAVES if fmt.html else ()), *((JSON_LEAF,) if fmt.json else ()))
+        broken = [leaf for leaf in wanted if leaf not in pages.present]
+        if fmt.json and JSON_LEAF in pages.present and not json_ok:
+            broken.append(JSON_LEAF)
+        if not broken:
+            return [], []
+        display = entry.display_name if entry else pages.title() or name
+        raw_json = pages.get(JSON_LEAF) if json_ok else None
         model = page_from_json(name, display, raw_json) if raw_json else None
         rendered = self._rendered(model) if model else {}
         twin = pages.get(HTML_LEAVES[0]) or pages.get(HTML_LEAVES[1])
-        fmt = self.publisher.simple_format
-        wanted = (*(HTML_LEAVES if fmt.html else ()), *((JSON_LEAF,) if fmt.json else ()))
+        base = simple_dir(name, self.publisher.hash_index)
         findings, failed = [], []
-        for leaf in wanted:
-            if pages.get(leaf) is not None and (leaf != JSON_LEAF or model is not None):
-                continue
+        for leaf in broken:
             body = rendered.get(leaf) or (twin if leaf in HTML_LEAVES else None)
             finding = Finding(PAGE, f"{base}/{leaf}", None, "missing or unreadable")
             self._log(name, finding)
             findings.append(finding)
             if body is None:
-                failed.append(
-                    (finding, "nothing to rebuild it from; --json-update fetches metadata")
-                )
+                failed.append((finding, "nothing to rebuild it from; --json-update fetches it"))
             elif self.options.repair:
                 self.storage.write_bytes(f"{base}/{leaf}", body)
             else:
@@ -310,25 +347,3 @@ class ProjectVerifier:
             notes.append(f"{finding.size} bytes to download")
         suffix = f" ({'; '.join(notes)})" if notes else ""
         log.warning("%s: %s %s%s", name, finding.kind, finding.path, suffix)
-
-
-def _page_serial(pages: Mapping[str, bytes | None]) -> int:
-    raw = pages.get(JSON_LEAF)
-    if raw:
-        try:
-            return int(json.loads(raw)["meta"]["_last-serial"])
-        except (ValueError, KeyError, TypeError):
-            pass
-    for leaf in HTML_LEAVES:
-        found = _SERIAL.search(pages.get(leaf) or b"")
-        if found:
-            return int(found.group(1))
-    return 0
-
-
-def _title(pages: Mapping[str, bytes | None]) -> str | None:
-    for leaf in HTML_LEAVES:
-        found = _TITLE.search(pages.get(leaf) or b"")
-        if found:
-            return html.unescape(found.group(1).decode("utf-8", "replace"))
-    return None

@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from .. import filters
+from ..checkpoint import Checkpoint
 from ..config import Config
 from ..errors import Interrupted, StorageError
 from ..models import IndexEntry, ProjectName
@@ -30,7 +31,6 @@ from ..verifier import ProjectVerifier, VerifyOptions
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "verify.checkpoint"
 PACKAGES = "web/packages"
 _ROOT_HTML, _ROOT_JSON = ("index.html", "index.v1_html"), ("index.v1_json",)
 _PROGRESS_EVERY = 30.0
@@ -82,6 +82,10 @@ class _VerifyRun:
     listed: dict[ProjectName, IndexEntry] = field(default_factory=dict)
     unreferenced: set[str] = field(default_factory=set)
     last_progress: float = field(default_factory=time.monotonic)
+    checkpoint: Checkpoint = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.checkpoint = Checkpoint(self.rt.storage, self._header())
 
     def execute(self) -> VerifyReport:
         rt, request = self.rt, self.request
@@ -91,44 +95,26 @@ class _VerifyRun:
         ledger = rt.state.read_ledger()
         self.entries = dict(ledger or {})
         names = sorted(self.entries.keys() | project_dirs(rt))
-        done = self._resume()
+        done = set() if request.dry_run else self.checkpoint.resume()
         sizes = file_sizes(rt.storage, PACKAGES)
         self.unreferenced = set(sizes)
         log.info("verifying %d projects, %d stored files", len(names), len(sizes))
-        self._verify_all(names, done, sizes)
+        try:
+            self._verify_all(names, done, sizes)
+        finally:
+            self.checkpoint.flush()
         if self.stop.is_set():
             raise Interrupted("a stop signal")
         self._orphans(sizes)
         self._root_index(ledger is not None)
         if not request.dry_run:
-            rt.storage.delete(CHECKPOINT)
+            self.checkpoint.finish()
         self.report.seconds = time.monotonic() - self.started
         return self.report
 
-    # -- checkpoint ------------------------------------------------------------------------
     def _header(self) -> str:
         mode = "hash" if self._hash_files() else "stat"
         return f"bandersnatch verify {mode}" + (" json-update" if self.request.json_update else "")
-
-    def _resume(self) -> set[ProjectName]:
-        if self.request.dry_run:
-            return set()
-        storage, header = self.rt.storage, self._header()
-        raw = storage.read_bytes(CHECKPOINT)
-        lines = raw.decode("utf-8", "replace").split("\n") if raw else []
-        if lines and lines[0] == header:
-            done = {ProjectName(line) for line in lines[1:-1] if line}  # last: cut short
-            log.info(
-                "resuming an interrupted verify: %d projects were already verified "
-                "(delete %s to start over)",
-                len(done),
-                CHECKPOINT,
-            )
-            return done
-        if lines:
-            log.info("%s is from a verify with other options; starting over", CHECKPOINT)
-        storage.write_bytes(CHECKPOINT, f"{header}\n".encode(), durable=True)
-        return set()
 
     # -- projects --------------------------------------------------------------------------
     def _hash_files(self) -> bool:
@@ -153,6 +139,7 @@ class _VerifyRun:
             self.rt.metadata_client(),
             self.rt.sessions,
             sizes,
+            frozenset(self.rt.storage.list_dir("web/json")),
             options,
             filters.project_filter(self.rt.config.filters),
             file_pool,
@@ -177,10 +164,11 @@ class _VerifyRun:
                     inflight[pool.submit(_verify_one, verifier, *args)] = name
                 if not inflight:
                     break
-                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                finished, _ = wait(inflight, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in finished:
                     name = inflight.pop(future)
                     self._settle(future.result(), name in done)
+                self.checkpoint.flush(force=False)
                 self._progress(total - len(pending) - len(inflight), total)
 
     def _settle(self, outcome: ProjectOutcome, resumed: bool) -> None:
@@ -192,7 +180,7 @@ class _VerifyRun:
             display, serial = outcome.listed_as
             self.listed[outcome.name] = IndexEntry(outcome.name, display, serial)
         if not self.request.dry_run and outcome.known and not outcome.failed:
-            self.rt.storage.append_line(CHECKPOINT, outcome.name)
+            self.checkpoint.add(outcome.name)
 
     def _progress(self, finished: int, total: int) -> None:
         now = time.monotonic()
