@@ -273,3 +273,25 @@ def test_metadata_files_missing_or_wrong_upstream_are_never_advertised(
         assert stored.exists() and not stored.with_name(name + ".metadata").exists()
     html = (mirror.web / "simple/foo-bar-baz/index.html").read_text()
     assert html.count("data-core-metadata") == sum(1 for f in files.values() if f["core-metadata"])
+
+
+def test_editing_a_requirements_pin_takes_effect_on_the_next_run(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    reqs = tmp_path / "reqs"
+    reqs.mkdir()
+    (reqs / "requirements.txt").write_text("Foo.Bar_baz==1.0\n")
+    extra = (
+        "[plugins]\nenabled =\n    project_requirements\n    project_requirements_pinned\n"
+        f"[allowlist]\nrequirements_path = {reqs}\nrequirements =\n    requirements.txt\n"
+    )
+    mirror = make_mirror(tmp_path, fake_pypi, extra=extra)
+    assert mirror.run("mirror").returncode == 0
+    assert mirror.page_json("foo-bar-baz")["versions"] == ["1.0"]
+    old = _stored(mirror)
+    (reqs / "requirements.txt").write_text("Foo.Bar_baz==2.0\n")  # the config is unchanged
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    assert "the filter config changed" in result.stderr
+    assert mirror.page_json("foo-bar-baz")["versions"] == ["2.0"]
+    assert not (old & _stored(mirror))  # the 1.0 files were pruned

@@ -56,10 +56,13 @@ def run(
 
 
 def filter_fingerprint(config: Config) -> str:
+    """Changes when anything that decides what the mirror keeps changes: the enabled
+    plugins, their sections, and the content of the requirements files they read."""
     f = config.filters
-    parts = [",".join(f.enabled)]
+    parts = [",".join(f.enabled), str(f.enabled_all)]
     for section in sorted(f.sections):
         parts += [section, *(f"{k}={v}" for k, v in sorted(f.sections[section].items()))]
+    parts += filters.requirement_lines(f)
     return fingerprint(parts)
 
 
