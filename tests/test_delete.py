@@ -153,3 +153,13 @@ def test_no_names_is_a_usage_error(tmp_path: Path, fake_pypi: FakePyPI) -> None:
 )
 def test_names_from_requirements(text: str, names: list[str]) -> None:
     assert names_from_requirements(text) == names
+
+
+def test_versioned_pages_and_stray_temp_files_go_too(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    mirror = synced(tmp_path, fake_pypi, keep_index_versions="2")
+    page_dir = mirror.web / "simple" / "yanky"
+    assert (page_dir / "versions").is_dir()
+    (page_dir / ".index.v1_json.part").write_text("cut short")
+    result = mirror.run("delete", "yanky")
+    assert result.returncode == 0, result.stderr
+    assert not page_dir.exists()

@@ -228,14 +228,18 @@ def test_sigterm_stops_with_exit_5_and_keeps_the_checkpoint(
     mirror = synced(tmp_path, fake_pypi)
     wheel = next(p for p in files_of(mirror, ".whl") if p.name.startswith("dep_leaf"))
     wheel.unlink()
-    fake_pypi.slow("/" + wheel.relative_to(mirror.web).as_posix(), 1.0, times=1)
+    url_path = "/" + wheel.relative_to(mirror.web).as_posix()
+    fake_pypi.slow(url_path, 2.0, times=1)
+    fake_pypi.reset_log()
     process = subprocess.Popen(
         [*CLI, "-c", str(mirror.config), "verify", "--workers", "1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.6)
+    deadline = time.monotonic() + 20
+    while not fake_pypi.requests.filter(path=url_path) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the repair download is in flight
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 5, stderr
@@ -346,3 +350,18 @@ def test_a_page_without_any_source_is_unrepairable_and_blocks_orphan_deletion(
     assert "not deleting orphans" in result.stderr
     assert orphan.exists()
     assert files_of(mirror, "nometa-1.0-py3-none-any.whl")
+
+
+def test_versioned_index_pages_are_verified_and_a_lost_copy_rewritten(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = synced(tmp_path, fake_pypi, json="true", keep_index_versions="2")
+    assert mirror.run("verify").returncode == 0
+    versions = mirror.web / "simple" / "pyreq" / "versions"
+    for copy in versions.iterdir():
+        copy.unlink()
+    result = mirror.run("verify")
+    assert result.returncode == 0, result.stderr
+    assert findings(result.stderr) == {("page", "web/simple/pyreq/index.html")}
+    assert "Links for pyreq" in (mirror.web / "simple" / "pyreq" / "index.html").read_text()
+    assert mirror.run("verify").returncode == 0

@@ -79,10 +79,12 @@ class _Truth:
 class _Pages:
     """A project's page files, read on first use (most checks only need to know they exist)."""
 
-    def __init__(self, storage: Storage, base: str) -> None:
+    def __init__(self, storage: Storage, base: str, linked: bool) -> None:
         self.storage = storage
         self.base = base
         self.present = frozenset(storage.list_dir(base))
+        if linked and "index.html" in self.present and not storage.exists(f"{base}/index.html"):
+            self.present -= {"index.html"}  # keep_index_versions: a link to a lost copy
         self._read: dict[str, bytes | None] = {}
 
     def get(self, leaf: str) -> bytes | None:
@@ -132,7 +134,7 @@ class ProjectVerifier:
         """Check (and unless dry-running, repair) one project. With ``check`` false only
         the files it references are worked out (a project an earlier run finished)."""
         base = simple_dir(name, self.publisher.hash_index)
-        pages = _Pages(self.storage, base)
+        pages = _Pages(self.storage, base, self.publisher.keep_index_versions > 0)
         truth = self._truth(name, entry, pages)
         if truth is None:
             finding = Finding(NO_SOURCE, base, None, "no page and no stored metadata")

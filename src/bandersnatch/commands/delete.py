@@ -18,10 +18,11 @@ from .. import filters
 from ..config import Config
 from ..errors import Interrupted, StorageError, UnsafePath
 from ..models import IndexEntry, ProjectName, normalize
-from ..paths import check_project_name
+from ..paths import check_project_name, simple_dir
 from ..removal import has_trace, names_from_requirements, stored_bytes, stored_files
 from ..runtime import Runtime
 from ..state import GENERATION_FILE, ROOT_STALE, Progress, ledger_from_pages, mirror_lock
+from ..storage.filesystem import is_temp_name
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,11 @@ class _Deletion:
         publisher, state = self.rt.publisher, self.rt.state
         publisher.remove_project(name)  # pages, JSON copies, then the files the page listed
         publisher.delete_files(paths)  # and those only the stored metadata knew
+        base = simple_dir(name, self.rt.config.mirror.hash_index)
+        for leaf in self.rt.storage.list_dir(base):
+            if is_temp_name(leaf):  # what a killed page write left behind
+                self.rt.storage.delete(f"{base}/{leaf}")
+        self.rt.storage.remove_empty_dirs(base, "web/simple")
         todo = state.read_todo()
         if todo is not None:
             serial = max(todo.target_serial, entry.serial if entry else 0)

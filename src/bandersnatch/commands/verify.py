@@ -96,7 +96,7 @@ class _VerifyRun:
         self.entries = dict(ledger or {})
         names = sorted(self.entries.keys() | project_dirs(rt))
         done = set() if request.dry_run else self.checkpoint.resume()
-        sizes = file_sizes(rt.storage, PACKAGES)
+        sizes = file_sizes(rt.storage, PACKAGES, self._workers())
         self.unreferenced = set(sizes)
         log.info("verifying %d projects, %d stored files", len(names), len(sizes))
         try:
@@ -117,6 +117,9 @@ class _VerifyRun:
         return f"bandersnatch verify {mode}" + (" json-update" if self.request.json_update else "")
 
     # -- projects --------------------------------------------------------------------------
+    def _workers(self) -> int:
+        return self.request.workers or self.rt.config.mirror.verifiers
+
     def _hash_files(self) -> bool:
         return self.request.hash_files or self.rt.config.mirror.compare_method == "hash"
 
@@ -148,7 +151,7 @@ class _VerifyRun:
     def _verify_all(
         self, names: Iterable[ProjectName], done: set[ProjectName], sizes: Mapping[str, int]
     ) -> None:
-        workers = self.request.workers or self.rt.config.mirror.verifiers
+        workers = self._workers()
         pending = deque(names)
         total = len(pending)
         inflight: dict[Future[ProjectOutcome], ProjectName] = {}

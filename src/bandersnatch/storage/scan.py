@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from .base import Storage
 from .filesystem import FilesystemStorage
@@ -15,15 +16,43 @@ UNREADABLE = -1
 """The size recorded for an entry that cannot be stat'ed (a dangling symlink, say)."""
 
 
-def file_sizes(storage: Storage, path: str) -> dict[str, int]:
-    """``{mirror-relative path: size}`` for every file below ``path`` (empty if absent)."""
+def file_sizes(storage: Storage, path: str, workers: int = 1) -> dict[str, int]:
+    """``{mirror-relative path: size}`` for every file below ``path`` (empty if absent).
+
+    With ``workers`` > 1 the top-level directories are scanned in parallel threads (the
+    system calls release the GIL)."""
     if isinstance(storage, FilesystemStorage):
-        return _scan(str(storage.resolve(path)), path.rstrip("/"))
+        return _parallel_scan(str(storage.resolve(path)), path.rstrip("/"), workers)
     sizes = {}
     for rel in storage.walk_files(path):
         size = storage.size(rel)
         sizes[rel] = UNREADABLE if size is None else size
     return sizes
+
+
+def _parallel_scan(top: str, prefix: str, workers: int) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    subdirs = []
+    try:
+        with os.scandir(top) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    subdirs.append((entry.path, f"{prefix}/{entry.name}"))
+                else:
+                    sizes.update(_scan_entry(entry, f"{prefix}/{entry.name}"))
+    except (FileNotFoundError, NotADirectoryError):
+        return sizes
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="scan") as pool:
+        for part in pool.map(lambda d: _scan(*d), subdirs):
+            sizes.update(part)
+    return sizes
+
+
+def _scan_entry(entry: os.DirEntry[str], rel: str) -> dict[str, int]:
+    try:
+        return {rel: entry.stat().st_size}
+    except OSError:
+        return {rel: UNREADABLE}
 
 
 def _scan(top: str, prefix: str) -> dict[str, int]:
