@@ -11,6 +11,7 @@ import pytest
 
 from bandersnatch import config
 from bandersnatch.config import Config, FilterConfig, MirrorConfig, load
+from bandersnatch.config.mirror import MIRROR_KEYS
 from bandersnatch.errors import ConfigError
 from bandersnatch.models import SimpleFormat
 
@@ -58,7 +59,7 @@ def test_default_config_text_is_the_packaged_file() -> None:
 
 def test_shipped_default_documents_every_key() -> None:
     text = PACKAGED.read_text(encoding="utf-8")
-    for key in config._MIRROR_KEYS:
+    for key in MIRROR_KEYS:
         if key not in ("keep-index-versions", "api-method"):
             assert re.search(rf"^{re.escape(key)} =", text, re.MULTILINE), key
     assert "api-method" in text

@@ -1,0 +1,153 @@
+"""The ``[mirror]`` section: its key table (every pypa/bandersnatch spelling) -> ``MirrorConfig``.
+
+Besides parsing each key, this refuses plain http unless allowed, expands ``{{section_option}}``
+references in ``diff-file`` and settles the keys that only mean something together.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..models import SimpleFormat
+from .records import MirrorConfig
+from .values import (
+    Parse,
+    absolute_path,
+    absolute_url,
+    any_path,
+    boolean,
+    choice,
+    existing_file,
+    integer,
+    number,
+    parse_value,
+    storage_backend,
+    unknown_key,
+)
+
+logger = logging.getLogger("bandersnatch.config")  # the name the single-module config logged as
+
+_FILES_HOST = "https://files.pythonhosted.org"
+_HTTP = ("http", "https")
+_PROXY = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
+_CHANGE_FEED = choice({"xmlrpc": "xmlrpc", "simple": "simple"})
+_KEEP_INDEX = integer(0)
+
+MIRROR_KEYS: dict[str, tuple[str, Parse]] = {
+    "directory": ("directory", absolute_path),
+    "master": ("master", absolute_url(_HTTP)),
+    "json": ("json", boolean),
+    "release-files": ("release_files", boolean),
+    "core-metadata": ("core_metadata", boolean),
+    "timeout": ("timeout", number(0.0, above=True)),
+    "global-timeout": ("global_timeout", number(0.0, above=True)),
+    "workers": ("workers", integer(1, 10)),
+    "verifiers": ("verifiers", integer(1, 10)),
+    "hash-index": ("hash_index", boolean),
+    "simple-format": ("simple_format", choice({f.value.lower(): f for f in SimpleFormat})),
+    "stop-on-error": ("stop_on_error", boolean),
+    "compare-method": ("compare_method", choice({"hash": "hash", "stat": "stat"})),
+    "digest_name": ("digest_name", choice({d: d for d in ("sha256", "md5", "blake2b_256")})),
+    "root_uri": ("root_uri", absolute_url(_HTTP)),
+    "diff-file": ("diff_file", any_path),
+    "diff-append-epoch": ("diff_append_epoch", boolean),
+    "download-mirror": ("download_mirror", absolute_url(_HTTP)),
+    "download-mirror-no-fallback": ("download_mirror_no_fallback", boolean),
+    "allow-non-https": ("allow_non_https", boolean),
+    "proxy": ("proxy", absolute_url(_PROXY)),
+    "log-config": ("log_config", existing_file),
+    "storage-backend": ("storage_backend", storage_backend),
+    "cleanup": ("cleanup", boolean),
+    "keep_index_versions": ("keep_index_versions", _KEEP_INDEX),
+    "keep-index-versions": ("keep_index_versions", _KEEP_INDEX),
+    "change-feed": ("change_feed", _CHANGE_FEED),
+    "api-method": ("change_feed", _CHANGE_FEED),
+    "cache-bust": ("cache_bust", boolean),
+    "max-deletions": ("max_deletions", integer(0)),
+    "prune-filtered": ("prune_filtered", boolean),
+    "retries": ("retries", integer(0, 20)),
+    "retry-backoff": ("retry_backoff", number(0.0)),
+}
+"""INI key (pypa/bandersnatch spelling, aliases included) -> (MirrorConfig field, parser)."""
+
+_OPTIONAL = frozenset({"root_uri", "diff_file", "download_mirror", "proxy", "log_config"})
+"""Fields whose empty value means None."""
+
+_REFERENCE = re.compile(r"\{\{\s*([^_\s{}]+)\s*_\s*([^{}]*?)\s*\}\}")
+
+
+def _expand_references(parser: configparser.ConfigParser, key: str, raw: str) -> str:
+    """pypa/bandersnatch's ``{{section_option}}`` references in ``diff-file``."""
+
+    def lookup(match: re.Match[str]) -> str:
+        section, option = match.group(1), match.group(2)
+        if not parser.has_option(section, option):
+            reason = f"refers to [{section}] {option}, which is not set"
+            raise ConfigError("mirror", key, raw, reason)
+        return parser.get(section, option)
+
+    return _REFERENCE.sub(lookup, raw)
+
+
+def _mirror_value(parser: configparser.ConfigParser, key: str, raw: str) -> tuple[str, Any]:
+    """One ``[mirror]`` key -> (MirrorConfig field, parsed value)."""
+    if key not in MIRROR_KEYS:
+        raise unknown_key("mirror", key, raw, MIRROR_KEYS)
+    name, parse = MIRROR_KEYS[key]
+    text = _expand_references(parser, key, raw) if key == "diff-file" else raw
+    if text.strip():
+        return name, parse_value("mirror", key, text, parse)
+    if name in _OPTIONAL:
+        return name, None
+    raise ConfigError("mirror", key, raw, "empty value; remove the line to get the default")
+
+
+def _mirror_values(parser: configparser.ConfigParser) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse every ``[mirror]`` key: (field -> value, field -> the key that set it)."""
+    values: dict[str, Any] = {}
+    keys: dict[str, str] = {}
+    for key, raw in parser.items("mirror"):
+        name, value = _mirror_value(parser, key, raw)
+        if name in values and values[name] != value:
+            first = keys[name]
+            reason = f"conflicts with {first} = {parser.get('mirror', first)!r}; keep only one"
+            raise ConfigError("mirror", key, raw, reason)
+        values[name] = value
+        keys[name] = key
+    return values, keys
+
+
+def _check_https(values: Mapping[str, Any], keys: Mapping[str, str]) -> None:
+    if values.get("allow_non_https"):
+        return
+    for name in ("master", "download_mirror"):
+        url = values.get(name)
+        if isinstance(url, str) and url.lower().startswith("http://"):
+            reason = "plain http is refused; use https:// or set allow-non-https = true"
+            raise ConfigError("mirror", keys[name], url, reason)
+
+
+def read_mirror(parser: configparser.ConfigParser, path: Path) -> MirrorConfig:
+    """The ``[mirror]`` section of the config read from ``path``, checked."""
+    if not parser.has_section("mirror"):
+        raise ConfigError("mirror", None, None, f"{path} has no [mirror] section")
+    values, keys = _mirror_values(parser)
+    if "directory" not in values:
+        raise ConfigError("mirror", "directory", None, "required: where the mirror lives")
+    _check_https(values, keys)
+    if values.get("release_files") is False and not values.get("root_uri"):
+        logger.warning(
+            "[mirror] release-files = false without root_uri: pages will link to %s",
+            _FILES_HOST,
+        )
+        values["root_uri"] = _FILES_HOST
+    if values.get("download_mirror_no_fallback") and not values.get("download_mirror"):
+        logger.warning("[mirror] download-mirror-no-fallback ignored: no download-mirror set")
+        values["download_mirror_no_fallback"] = False
+    return MirrorConfig(**values)
