@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from urllib.parse import quote
 
 from .errors import BadUpstreamData, NotFound, UpstreamError
 from .models import IndexEntry, Project, ProjectName, SimplePage
@@ -28,24 +27,21 @@ from .pagemodel import (
 from .pages import render_project_html, render_project_json
 from .paths import json_paths, package_file, simple_dir
 from .publish import Publisher
+from .repair import FileChecker, log_finding
 from .storage import Storage
 from .upstream.download import Downloader
 from .upstream.metadata import MetadataClient, parse_project
 from .upstream.session import SessionFactory
 from .verification import (
-    CORRUPT,
     JSON_DOC,
-    MISSING,
     NO_SOURCE,
     PAGE,
     Expected,
     Finding,
-    HashCheck,
     ProjectOutcome,
     expected_from_project,
     page_for,
     referenced,
-    stat_check,
 )
 
 log = logging.getLogger(__name__)
@@ -120,15 +116,22 @@ class ProjectVerifier:
     ) -> None:
         self.storage = storage
         self.publisher = publisher
-        self.downloader = downloader
         self.metadata = metadata
         self.sessions = sessions
-        self.sizes = sizes
         self.json_names = json_names
         """Names in ``web/json`` (listed once per run, not stat'ed per project)."""
         self.options = options
         self.project_filter = project_filter
-        self.file_pool = file_pool
+        self.files = FileChecker(
+            storage,
+            downloader,
+            sessions,
+            sizes,
+            file_pool,
+            options.hash_files,
+            options.repair,
+            options.files_base,
+        )
 
     def verify(self, name: ProjectName, entry: IndexEntry | None, check: bool) -> ProjectOutcome:
         """Check (and unless dry-running, repair) one project. With ``check`` false only
@@ -138,12 +141,12 @@ class ProjectVerifier:
         truth = self._truth(name, entry, pages)
         if truth is None:
             finding = Finding(NO_SOURCE, base, None, "no page and no stored metadata")
-            self._log(name, finding)
+            log_finding(name, finding)
             return ProjectOutcome(name, (finding,), ((finding, finding.detail),), known=False)
         refs = referenced(truth.expected) | truth.kept
         if not check:
             return ProjectOutcome(name, referenced=refs)
-        findings, failed, downloaded = self._files(name, truth.expected)
+        findings, failed, downloaded = self.files.check(name, truth.expected)
         broken = {f.path for f, _ in failed} if self.options.repair else set()
         if truth.project is not None:
             page_findings, page_failed = self._republish(name, truth, pages, broken)
@@ -205,7 +208,7 @@ class ProjectVerifier:
             project = parse_project(self._nominal_url(name), json.loads(raw), raw, None)
         except (ValueError, BadUpstreamData) as exc:
             finding = Finding(JSON_DOC, path, None, f"unreadable ({exc}); --json-update fetches it")
-            self._log(name, finding)
+            log_finding(name, finding)
             return None, (finding,)
         if project.serial < pages.serial():
             log.debug("%s: %s is older than the page; checking against the page", name, path)
@@ -232,56 +235,6 @@ class ProjectVerifier:
             self.publisher.json_document(name, document)
         return project
 
-    # -- files -----------------------------------------------------------------------------
-    def _files(
-        self, name: ProjectName, expected: tuple[Expected, ...]
-    ) -> tuple[list[Finding], list[tuple[Finding, str]], int]:
-        """(findings, failed repairs with reasons, bytes downloaded)."""
-        findings, checks = stat_check(expected, self.sizes, self.options.hash_files)
-        if checks:
-            bad = self.file_pool.map(self._digest_differs, checks)
-            for check, differs in zip(checks, bad, strict=True):
-                if differs:
-                    findings.append(Finding(check.kind, check.path, check.size, "digest differs"))
-        for finding in findings:
-            self._log(name, finding)
-        if not findings:
-            return [], [], 0
-        if not self.options.repair:
-            return findings, [(f, "dry run") for f in findings], 0
-        by_path = {e.path: e for e in expected}
-        jobs = [(f, by_path[f.path.removesuffix(".metadata")]) for f in findings]
-        results = list(self.file_pool.map(lambda job: self._repair(name, *job), jobs))
-        failed = [(f, why) for (f, _), (why, _) in zip(jobs, results, strict=True) if why]
-        return findings, failed, sum(n for _, n in results)
-
-    def _digest_differs(self, check: HashCheck) -> bool:
-        return self.storage.sha256(check.path) != check.sha256
-
-    def _repair(self, name: ProjectName, finding: Finding, e: Expected) -> tuple[str | None, int]:
-        """(failure reason or None, bytes downloaded): fetch the file again, digest-checked."""
-        rel = e.path.removeprefix("web/packages/")
-        url = e.release.url if e.release else f"{self.options.files_base}/packages/{quote(rel)}"
-        urls = self.downloader.sources(url, rel)
-        if finding.kind in (MISSING, CORRUPT):
-            target, size, sha256 = e.path, e.size, e.sha256
-        else:
-            target, size, sha256 = e.metadata_path, None, e.metadata_sha256
-            urls = [u + ".metadata" for u in urls]
-        if sha256 is None:
-            reason = "no sha256 is known to check a download against"
-            log.error("%s: cannot repair %s: %s", name, target, reason)
-            return reason, 0
-        try:
-            fetched = self.downloader.fetch(
-                self.sessions.get(), self.storage, urls, target, size, sha256
-            )
-        except UpstreamError as exc:
-            log.error("%s: cannot repair %s: %s", name, target, exc)
-            return str(exc), 0
-        log.info("%s: repaired %s (%d bytes downloaded)", name, target, fetched)
-        return None, fetched
-
     # -- pages -----------------------------------------------------------------------------
     def _rendered(self, page: SimplePage) -> dict[str, bytes]:
         fmt, opts = self.publisher.simple_format, self.publisher.options
@@ -306,7 +259,7 @@ class ProjectVerifier:
         base = simple_dir(name, self.publisher.hash_index)
         detail = f"differs from the metadata: {', '.join(differ)}"
         finding = Finding(PAGE, f"{base}/{differ[0]}", None, detail)
-        self._log(name, finding)
+        log_finding(name, finding)
         if not self.options.repair:
             return [finding], [(finding, "dry run")]
         self.publisher.project_pages(page)
@@ -333,7 +286,7 @@ class ProjectVerifier:
         for leaf in broken:
             body = rendered.get(leaf) or (twin if leaf in HTML_LEAVES else None)
             finding = Finding(PAGE, f"{base}/{leaf}", None, "missing or unreadable")
-            self._log(name, finding)
+            log_finding(name, finding)
             findings.append(finding)
             if body is None:
                 failed.append((finding, "nothing to rebuild it from; --json-update fetches it"))
@@ -342,10 +295,3 @@ class ProjectVerifier:
             else:
                 failed.append((finding, "dry run"))
         return findings, failed
-
-    def _log(self, name: ProjectName, finding: Finding) -> None:
-        notes = [finding.detail] if finding.detail else []
-        if finding.size is not None:
-            notes.append(f"{finding.size} bytes to download")
-        suffix = f" ({'; '.join(notes)})" if notes else ""
-        log.warning("%s: %s %s%s", name, finding.kind, finding.path, suffix)

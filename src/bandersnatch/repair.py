@@ -1,0 +1,88 @@
+"""Checking one project's stored files and repairing them: digests computed in a thread
+pool, missing or corrupt files downloaded again (digest-checked, atomic) from the upstream
+URL the stored metadata gives, or else from ``<files host>/packages/<path>``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from .errors import UpstreamError
+from .storage import Storage
+from .upstream.download import Downloader
+from .upstream.session import SessionFactory
+from .verification import CORRUPT, MISSING, Expected, Finding, HashCheck, stat_check
+
+log = logging.getLogger(__name__)
+
+Failed = list[tuple[Finding, str]]
+
+
+def log_finding(name: str, finding: Finding) -> None:
+    notes = [finding.detail] if finding.detail else []
+    if finding.size is not None:
+        notes.append(f"{finding.size} bytes to download")
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    log.warning("%s: %s %s%s", name, finding.kind, finding.path, suffix)
+
+
+@dataclass(frozen=True)
+class FileChecker:
+    storage: Storage
+    downloader: Downloader
+    sessions: SessionFactory
+    sizes: Mapping[str, int]
+    """The run's inventory of ``web/packages``: path -> size."""
+    pool: ThreadPoolExecutor
+    hash_files: bool
+    repair: bool
+    files_base: str
+
+    def check(self, name: str, expected: tuple[Expected, ...]) -> tuple[list[Finding], Failed, int]:
+        """(findings, failed repairs with reasons, bytes downloaded)."""
+        findings, checks = stat_check(expected, self.sizes, self.hash_files)
+        if checks:
+            bad = self.pool.map(self._digest_differs, checks)
+            for check, differs in zip(checks, bad, strict=True):
+                if differs:
+                    findings.append(Finding(check.kind, check.path, check.size, "digest differs"))
+        for finding in findings:
+            log_finding(name, finding)
+        if not findings:
+            return [], [], 0
+        if not self.repair:
+            return findings, [(f, "dry run") for f in findings], 0
+        by_path = {e.path: e for e in expected}
+        jobs = [(f, by_path[f.path.removesuffix(".metadata")]) for f in findings]
+        results = list(self.pool.map(lambda job: self._repair(name, *job), jobs))
+        failed = [(f, why) for (f, _), (why, _) in zip(jobs, results, strict=True) if why]
+        return findings, failed, sum(n for _, n in results)
+
+    def _digest_differs(self, check: HashCheck) -> bool:
+        return self.storage.sha256(check.path) != check.sha256
+
+    def _repair(self, name: str, finding: Finding, e: Expected) -> tuple[str | None, int]:
+        """(failure reason or None, bytes downloaded): fetch the file again, digest-checked."""
+        rel = e.path.removeprefix("web/packages/")
+        url = e.release.url if e.release else f"{self.files_base}/packages/{quote(rel)}"
+        urls = self.downloader.sources(url, rel)
+        if finding.kind in (MISSING, CORRUPT):
+            target, size, sha256 = e.path, e.size, e.sha256
+        else:
+            target, size, sha256 = e.metadata_path, None, e.metadata_sha256
+            urls = [u + ".metadata" for u in urls]
+        if sha256 is None:
+            reason = "no sha256 is known to check a download against"
+            log.error("%s: cannot repair %s: %s", name, target, reason)
+            return reason, 0
+        session = self.sessions.get()
+        try:
+            fetched = self.downloader.fetch(session, self.storage, urls, target, size, sha256)
+        except UpstreamError as exc:
+            log.error("%s: cannot repair %s: %s", name, target, exc)
+            return str(exc), 0
+        log.info("%s: repaired %s (%d bytes downloaded)", name, target, fetched)
+        return None, fetched
