@@ -3,7 +3,8 @@
 Exit codes (documented in docs/cli.md):
 
     0  success
-    1  the run finished but some projects failed (they are retried on the next run)
+    1  the run finished but some projects failed (they are retried on the next run);
+       verify: damage remains; delete: a name was not in the mirror
     2  config or usage error (nothing was changed)
     3  the mirror is locked by another run
     4  the run could not proceed (upstream unreachable, storage or state error)
