@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from . import filters
 from .config import Config
 from .pages import PageOptions
+from .pruning import DeletionGuard
 from .publish import Publisher
 from .state import MirrorState
 from .storage import Storage, open_storage
-from .syncer import DeletionGuard, Syncer, SyncOptions
+from .syncer import Syncer, SyncOptions
 from .upstream.changelog import ChangelogClient
 from .upstream.download import Downloader
 from .upstream.feeds import ChangeFeed, SimpleIndexFeed, XmlRpcFeed

@@ -17,9 +17,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from .errors import NotFound, StorageError, UpstreamError
-from .listing import listed_files
 from .models import PageFile, Project, ProjectName, ProjectResult, ReleaseFile, SimplePage
 from .paths import package_file
+from .pruning import DeletionGuard, Pruner
 from .publish import Publisher
 from .storage import Storage
 from .upstream.download import Downloader
@@ -40,32 +40,6 @@ class SyncOptions:
     json_enabled: bool = False
     stop_on_error: bool = False
     prune_filtered: bool = True
-
-
-class DeletionGuard:
-    """Caps how many files and projects one run may delete (``max-deletions``), so a broken
-    upstream can never empty the mirror. ``None`` means no cap (``--allow-deletions``)."""
-
-    def __init__(self, limit: int | None) -> None:
-        self.limit = limit
-        self.used = 0
-        self.refused = 0
-
-    def take(self, count: int) -> bool:
-        if count == 0:
-            return True
-        if self.limit is not None and self.used + count > self.limit:
-            self.refused += count
-            return False
-        self.used += count
-        return True
-
-    def refusal(self, what: str) -> str:
-        return (
-            f"deletion guard: {what} would exceed max-deletions = {self.limit} for this run; "
-            "nothing was deleted for it. If upstream really deleted this much, run again "
-            "with --allow-deletions"
-        )
 
 
 @dataclass(frozen=True)
@@ -119,6 +93,7 @@ class Syncer:
         self.project_filter = project_filter
         self.stop = stop or threading.Event()
         self.guard = guard or DeletionGuard(None)
+        self.pruner = Pruner(storage, publisher, self.guard, options.prune_filtered)
         self.display_names: Mapping[ProjectName, str] = {}
         self.known_serials: Mapping[ProjectName, int] = {}
         """Serials the mirror already holds; a project fetched at one of them is skipped
@@ -192,7 +167,8 @@ class Syncer:
         if rf is None:
             assert isinstance(value, _Fetched)
             if value.project is None:
-                return self._remove(job, excluded=bool(value.upstream_paths))
+                excluded = bool(value.upstream_paths)
+                return self.pruner.remove(job.name, job.expected, excluded=excluded)
             if 0 < value.project.serial <= self.known_serials.get(job.name, -1):
                 log.debug("%s: unchanged at serial %d", job.name, value.project.serial)
                 return ProjectResult(job.name, value.project.display_name, value.project.serial)
@@ -219,7 +195,7 @@ class Syncer:
         longer keeps, within the deletion guard."""
         project = job.project
         assert project is not None
-        stale = self._stale_files(job, project)
+        stale = self.pruner.stale_files(project, job.upstream_paths)
         if not self.guard.take(len(stale)):
             reason = self.guard.refusal(f"deleting {len(stale)} files of {project.name}")
             log.error("%s: %s", project.name, reason)
@@ -258,37 +234,9 @@ class Syncer:
             published=True,
         )
 
-    def _stale_files(self, job: _Job, project: Project) -> list[str]:
-        """Files the project's current page lists that the new page will not."""
-        old = listed_files(self.storage, project.name, self.publisher.hash_index) or []
-        keep = {package_file(f.path) for f in project.files}
-        if not self.options.prune_filtered:
-            keep |= {package_file(p) for p in job.upstream_paths}
-        return [f.path for f in old if f.path not in keep]
-
     def prune(self, names: Iterable[ProjectName]) -> list[ProjectResult]:
         """Remove projects the name filters now exclude (main thread, no upstream request)."""
-        return [self._remove(_Job(name, 0), excluded=True) for name in sorted(names)]
-
-    def _remove(self, job: _Job, excluded: bool) -> ProjectResult:
-        """Upstream confirmed it has no releases (or a filter now excludes the project)."""
-        name = job.name
-        if excluded and not self.options.prune_filtered:
-            log.info("%s: excluded by filters; kept as is (prune-filtered = false)", name)
-            return ProjectResult(name, name, job.expected)
-        listed = listed_files(self.storage, name, self.publisher.hash_index)
-        if listed is None:
-            why = "excluded by filters" if excluded else "upstream has no releases"
-            log.info("%s: %s; nothing to mirror", name, why)
-            return ProjectResult(name, name, job.expected, removed=True)
-        if not self.guard.take(len(listed) + 1):
-            reason = self.guard.refusal(f"removing {name} and its {len(listed)} files")
-            log.error("%s: %s", name, reason)
-            return ProjectResult(name, name, job.expected, failure=reason)
-        deleted = self.publisher.remove_project(name)
-        why = "excluded by filters" if excluded else "removed upstream"
-        log.info("%s: %s; removed from the mirror with %d files", name, why, deleted)
-        return ProjectResult(name, name, job.expected, removed=True)
+        return [self.pruner.remove(name, 0, excluded=True) for name in sorted(names)]
 
     # -- worker threads ------------------------------------------------------------------
     def _metadata_task(self, name: ProjectName, expected: int) -> _Fetched:

@@ -19,6 +19,7 @@ from ..config import Config
 from ..errors import FeedUnavailable, Interrupted
 from ..models import IndexEntry, ProjectFailure, ProjectName, ProjectResult, SyncReport
 from ..planning import fingerprint, make_plan
+from ..pruning import DeletionGuard
 from ..runtime import Runtime
 from ..state import (
     FILTERS,
@@ -29,7 +30,6 @@ from ..state import (
     ledger_from_pages,
     mirror_lock,
 )
-from ..syncer import DeletionGuard
 from ..upstream.feeds import ChangeFeed, FeedResult
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from .. import filters
 from ..config import Config
 from ..errors import Interrupted
 from ..models import IndexEntry, ProjectFailure, ProjectResult, SyncReport, normalize
+from ..pruning import DeletionGuard
 from ..runtime import Runtime
 from ..state import ROOT_STALE, ledger_from_pages, mirror_lock
-from ..syncer import DeletionGuard
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,83 @@
+"""Deleting from the mirror, safely: the deletion guard, files a project no longer lists,
+and whole projects upstream removed or the filters now exclude.
+
+Nothing here runs on the strength of a stale or failed answer: callers only get here with
+fresh, serial-checked metadata or a 404 that upstream's origin confirmed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .listing import listed_files
+from .models import Project, ProjectName, ProjectResult
+from .paths import package_file
+from .publish import Publisher
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+class DeletionGuard:
+    """Caps how many files and projects one run may delete (``max-deletions``), so a broken
+    upstream can never empty the mirror. ``None`` means no cap (``--allow-deletions``)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.used = 0
+        self.refused = 0
+
+    def take(self, count: int) -> bool:
+        if count == 0:
+            return True
+        if self.limit is not None and self.used + count > self.limit:
+            self.refused += count
+            return False
+        self.used += count
+        return True
+
+    def refusal(self, what: str) -> str:
+        return (
+            f"deletion guard: {what} would exceed max-deletions = {self.limit} for this run; "
+            "nothing was deleted for it. If upstream really deleted this much, run again "
+            "with --allow-deletions"
+        )
+
+
+class Pruner:
+    def __init__(
+        self, storage: Storage, publisher: Publisher, guard: DeletionGuard, prune_filtered: bool
+    ) -> None:
+        self.storage = storage
+        self.publisher = publisher
+        self.guard = guard
+        self.prune_filtered = prune_filtered
+
+    def stale_files(self, project: Project, upstream_paths: frozenset[str]) -> list[str]:
+        """Files the project's current page lists that its new page will not. With
+        prune-filtered off, files upstream still has (but filters now drop) are kept."""
+        old = listed_files(self.storage, project.name, self.publisher.hash_index) or []
+        keep = {package_file(f.path) for f in project.files}
+        if not self.prune_filtered:
+            keep |= {package_file(p) for p in upstream_paths}
+        return [f.path for f in old if f.path not in keep]
+
+    def remove(self, name: ProjectName, expected: int, *, excluded: bool) -> ProjectResult:
+        """Upstream confirmed it has no releases (or a filter now excludes the project):
+        remove it from the mirror, within the guard."""
+        if excluded and not self.prune_filtered:
+            log.info("%s: excluded by filters; kept as is (prune-filtered = false)", name)
+            return ProjectResult(name, name, expected)
+        listed = listed_files(self.storage, name, self.publisher.hash_index)
+        if listed is None:
+            why = "excluded by filters" if excluded else "upstream has no releases"
+            log.info("%s: %s; nothing to mirror", name, why)
+            return ProjectResult(name, name, expected, removed=True)
+        if not self.guard.take(len(listed) + 1):
+            reason = self.guard.refusal(f"removing {name} and its {len(listed)} files")
+            log.error("%s: %s", name, reason)
+            return ProjectResult(name, name, expected, failure=reason)
+        deleted = self.publisher.remove_project(name)
+        why = "excluded by filters" if excluded else "removed upstream"
+        log.info("%s: %s; removed from the mirror with %d files", name, why, deleted)
+        return ProjectResult(name, name, expected, removed=True)
