@@ -17,6 +17,9 @@ from .session import RetryableError, RetryPolicy, check_status, classify
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
+MAX_UNSIZED = 64 * 1024 * 1024
+"""A body whose size upstream did not advertise (a ``.metadata`` file) may not exceed this:
+a hostile upstream cannot stream forever into the mirror's disk."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,8 @@ class Downloader:
                 for chunk in response.iter_content(CHUNK):
                     digest.update(chunk)
                     received += len(chunk)
-                    if size is not None and received > size:
-                        raise SizeMismatch(url, size, received)
+                    if received > (MAX_UNSIZED if size is None else size):
+                        raise SizeMismatch(url, MAX_UNSIZED if size is None else size, received)
                     out.write(chunk)
                     if time.monotonic() - started > self.global_timeout:
                         raise RetryableError(url, f"took over {self.global_timeout:.0f}s")
