@@ -295,3 +295,29 @@ def test_editing_a_requirements_pin_takes_effect_on_the_next_run(
     assert "the filter config changed" in result.stderr
     assert mirror.page_json("foo-bar-baz")["versions"] == ["2.0"]
     assert not (old & _stored(mirror))  # the 1.0 files were pruned
+
+
+def test_a_full_disk_stops_the_run_with_a_clear_error_and_loses_nothing(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = _synced(tmp_path, fake_pypi)
+    status = (mirror.directory / "status").read_text()
+    fake_pypi.universe.add_release("dep-leaf", "8.0", [FileSpec("sdist")])
+    state = fake_pypi.universe.project("dep-leaf")
+    assert state is not None
+    new = next(f for f in state.files() if "8.0" in f.filename)
+    target = mirror.web / new.url_path.lstrip("/")
+    target.parent.mkdir(parents=True)
+    # the temp file the download writes first: every write to /dev/full fails with ENOSPC
+    (target.parent / f".{target.name}.part").symlink_to("/dev/full")
+    result = mirror.run("mirror")
+    assert result.returncode == 4, result.stderr
+    assert "no space left on device; free some space and run again" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (mirror.directory / "status").read_text() == status
+    assert "dep-leaf" in (mirror.directory / "todo").read_text()
+    assert not target.exists()
+    assert mirror.temp_files() == []
+    result = mirror.run("mirror")  # space is back
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == new.content

@@ -8,6 +8,7 @@ which the next write of that target reuses.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -67,7 +68,10 @@ class _AtomicFile:
 
     def abort(self) -> None:
         if not self._fh.closed:
-            self._fh.close()
+            # closing flushes the buffer, which fails again on a full disk: the data is
+            # being thrown away anyway
+            with contextlib.suppress(OSError):
+                self._fh.close()
         self._temp.unlink(missing_ok=True)
 
 
