@@ -163,3 +163,14 @@ def test_versioned_pages_and_stray_temp_files_go_too(tmp_path: Path, fake_pypi: 
     result = mirror.run("delete", "yanky")
     assert result.returncode == 0, result.stderr
     assert not page_dir.exists()
+
+
+def test_an_unreadable_requirements_file_is_a_usage_error(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = synced(tmp_path, fake_pypi)
+    before = files(mirror)
+    result = mirror.run("delete", "yanky", "-r", str(tmp_path / "missing.txt"))
+    assert result.returncode == 2
+    assert "missing.txt" in result.stderr and "Traceback" not in result.stderr
+    assert files(mirror) == before

@@ -33,6 +33,7 @@ from .errors import (
     ConfigFileMissing,
     Interrupted,
     MirrorLocked,
+    UsageError,
 )
 from .models import SyncReport
 
@@ -184,8 +185,7 @@ def run_verify(args: argparse.Namespace, config: Config, stop: threading.Event) 
 
 def run_delete(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
     if not args.names and not args.requirement:
-        print("bandersnatch delete: give at least one NAME or -r FILE", file=sys.stderr)
-        return EXIT_CONFIG
+        raise UsageError("delete", "give at least one NAME or -r FILE")
     report = delete.run(
         config, args.names, requirements=args.requirement, dry_run=args.dry_run, stop=stop
     )
@@ -214,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(Path(args.config))
         setup_logging(args.debug, config.mirror.log_config)
         return dispatch(args, config)
-    except (ConfigError, ConfigFileMissing) as exc:
+    except (ConfigError, ConfigFileMissing, UsageError) as exc:
         print(f"bandersnatch: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except MirrorLocked as exc:

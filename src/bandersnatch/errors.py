@@ -44,6 +44,15 @@ class ConfigFileMissing(BandersnatchError):
         super().__init__(msg)
 
 
+class UsageError(BandersnatchError):
+    """A command given something it cannot use (a requirements file that cannot be read)."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"{what}: {reason}")
+
+
 # --- local state ---------------------------------------------------------------------------
 
 

@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterable
 
 from .errors import BadUpstreamData
-from .listing import listed_files
 from .models import ProjectName
 from .pagemodel import expected_from_html_page, expected_from_json_page
 from .paths import json_paths, package_file, simple_dir
@@ -39,7 +38,7 @@ def names_from_requirements(text: str) -> list[str]:
 def stored_files(storage: Storage, name: ProjectName, hash_index: bool) -> list[str]:
     """``web/packages/...`` paths the project's pages or stored metadata list."""
     base = simple_dir(name, hash_index)
-    paths = {f.path for f in listed_files(storage, name, hash_index) or []}
+    paths: set[str] = set()
     for leaf in PAGE_LEAVES:
         raw = storage.read_bytes(f"{base}/{leaf}")
         if raw is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import filters
 from ..config import Config
-from ..errors import Interrupted, StorageError, UnsafePath
+from ..errors import Interrupted, UnsafePath, UsageError
 from ..models import IndexEntry, ProjectName, normalize
 from ..paths import check_project_name, simple_dir
 from ..removal import has_trace, names_from_requirements, stored_bytes, stored_files
@@ -61,8 +61,9 @@ def wanted_names(names: Iterable[str], requirements: Iterable[Path]) -> list[str
     for path in requirements:
         try:
             wanted += names_from_requirements(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise StorageError(str(path), exc.strerror or str(exc)) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise UsageError(f"requirements file {path}", reason or str(exc)) from exc
     return wanted
 
 
@@ -75,9 +76,10 @@ def run(
     stop: threading.Event,
 ) -> DeleteReport:
     requested = wanted_names(names, requirements)
+    accept = filters.name_filter(config.filters)  # a bad filter config stops us before we start
     runtime = Runtime.build(config)
     with mirror_lock(config.mirror.directory):
-        return _Deletion(runtime, dry_run, stop).execute(requested)
+        return _Deletion(runtime, dry_run, stop).execute(requested, accept)
 
 
 @dataclass
@@ -86,7 +88,7 @@ class _Deletion:
     dry_run: bool
     stop: threading.Event
 
-    def execute(self, requested: list[str]) -> DeleteReport:
+    def execute(self, requested: list[str], accept: filters.NameFilter) -> DeleteReport:
         rt = self.rt
         if rt.storage.exists(GENERATION_FILE):
             rt.state.check_generation()
@@ -118,7 +120,6 @@ class _Deletion:
             self._publish_root(ledger)
         if self.stop.is_set():
             raise Interrupted("a stop signal")
-        accept = filters.name_filter(rt.config.filters)
         allowed = tuple(n for n in removed if accept(n))
         return DeleteReport(tuple(removed), tuple(unknown), files, size, self.dry_run, allowed)
 
