@@ -218,7 +218,7 @@ def test_killed_verify_resumes_where_it_stopped(tmp_path: Path, fake_pypi: FakeP
     resumed = mirror.run("verify")
     assert resumed.returncode == 0, resumed.stderr
     assert "4 projects were already verified" in resumed.stderr
-    assert "verify: 1 projects" in resumed.stderr
+    assert "verify: 1 projects (and 4 verified before an interruption)" in resumed.stderr
     assert wheel.exists() and not checkpoint.exists()
 
 

@@ -150,6 +150,8 @@ class VerifyReport:
     dry_run: bool = False
     delete: bool = False
     projects: int = 0
+    resumed: int = 0
+    """Projects an interrupted verify had already finished (not checked again)."""
     checked: int = 0
     found: Counter[str] = field(default_factory=Counter)
     repair_bytes: int = 0
@@ -189,7 +191,9 @@ class VerifyReport:
         f = self.found
         pages = f[PAGE] + f[ROOT]
         lines = [
-            f"verify: {self.projects} projects, {self.checked} files checked: "
+            f"verify: {self.projects} projects"
+            + (f" (and {self.resumed} verified before an interruption)" if self.resumed else "")
+            + f", {self.checked} files checked: "
             f"{f[MISSING] + f[META_MISSING]} missing, {f[CORRUPT] + f[META_CORRUPT]} corrupt "
             f"(of which {f[META_MISSING] + f[META_CORRUPT]} .metadata), {pages} pages wrong, "
             f"{f[JSON_DOC] + f[NO_SOURCE]} without usable metadata, "

@@ -223,7 +223,7 @@ class ProjectVerifier:
         try:
             project = self.metadata.fetch(self.sessions.get(), name, entry.serial if entry else 0)
         except NotFound:
-            log.warning("%s: upstream has no releases; the next mirror run removes it", name)
+            log.warning("%s: upstream has no releases now; verifying the local copy", name)
             return None
         except UpstreamError as exc:
             log.warning("%s: could not refresh metadata (%s); using the stored copy", name, exc)

@@ -177,6 +177,7 @@ class _VerifyRun:
     def _settle(self, outcome: ProjectOutcome, resumed: bool) -> None:
         self.unreferenced.difference_update(outcome.referenced)
         if resumed:
+            self.report.resumed += 1
             return
         self.report.add(outcome)
         if outcome.listed_as is not None:
