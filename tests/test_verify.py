@@ -365,3 +365,27 @@ def test_versioned_index_pages_are_verified_and_a_lost_copy_rewritten(
     assert findings(result.stderr) == {("page", "web/simple/pyreq/index.html")}
     assert "Links for pyreq" in (mirror.web / "simple" / "pyreq" / "index.html").read_text()
     assert mirror.run("verify").returncode == 0
+
+
+def test_pages_formatted_like_pypa_bandersnatch_are_understood(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    """No ledger, JSON pages with other whitespace, anchors with other attribute order."""
+    import json
+
+    mirror = synced(tmp_path, fake_pypi)
+    (mirror.directory / "projects").unlink()
+    for page_dir in (p for p in (mirror.web / "simple").iterdir() if p.is_dir()):
+        doc = json.loads((page_dir / "index.v1_json").read_text())
+        (page_dir / "index.v1_json").write_text(json.dumps(doc, indent=2))
+        html = (page_dir / "index.html").read_text()
+        html = re.sub(r'<a (href="[^"]*") ([^>]*)>', r"<a \2 \1>", html).replace("    <a", "<a")
+        for leaf in ("index.html", "index.v1_html"):
+            (page_dir / leaf).write_text(html)
+    (mirror.web / "simple" / "pyreq" / "index.v1_json").unlink()
+    before = tree(mirror)
+    result = mirror.run("verify", "--dry-run", "--delete")
+    assert result.returncode == 1, result.stderr
+    assert findings(result.stderr) == {("page", "web/simple/pyreq/index.v1_json")}
+    assert "5 projects, 12 files checked" in result.stderr
+    assert tree(mirror) == before
