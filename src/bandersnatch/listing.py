@@ -32,14 +32,26 @@ class ListedFile:
     size: int | None = None
 
 
-def _local_path(name: ProjectName, url: str) -> str | None:
-    """``web/packages/...`` for a link into this mirror, None for an external link."""
-    absolute = urljoin(f"http://mirror.invalid/simple/{name}/", url)
-    parts = urlsplit(absolute)
-    path = unquote(parts.path)
-    if parts.netloc != "mirror.invalid" and "/packages/" not in path:
-        return None
-    rel = path[path.index("/packages/") + len("/packages/") :] if "/packages/" in path else ""
+_RELATIVE = "../../packages/"
+
+
+def _local_path(name: ProjectName, url: str, root_uri: str | None) -> str | None:
+    """``web/packages/...`` for a link into this mirror (relative, or below ``root_uri``);
+    None for a link elsewhere (``release-files = false`` links upstream)."""
+    if url.startswith(_RELATIVE):  # what this tool writes: no URL parsing needed
+        rel = unquote(url[len(_RELATIVE) :])
+    else:
+        absolute = urljoin(f"http://mirror.invalid/simple/{name}/", url)
+        parts = urlsplit(absolute)
+        if parts.netloc == "mirror.invalid":
+            path = unquote(parts.path)
+        elif root_uri and absolute.startswith(f"{root_uri}/packages/"):
+            path = unquote(urlsplit(absolute).path)
+        else:
+            return None
+        if "/packages/" not in path:
+            return None
+        rel = path[path.rindex("/packages/") + len("/packages/") :]
     try:
         for segment in rel.split("/"):
             check_segment(segment, "listed path segment")
@@ -48,7 +60,7 @@ def _local_path(name: ProjectName, url: str) -> str | None:
     return f"web/packages/{rel}"
 
 
-def _from_json(name: ProjectName, raw: bytes) -> list[ListedFile] | None:
+def _from_json(name: ProjectName, raw: bytes, root_uri: str | None) -> list[ListedFile] | None:
     try:
         doc = json.loads(raw)
         files = doc["files"]
@@ -58,7 +70,7 @@ def _from_json(name: ProjectName, raw: bytes) -> list[ListedFile] | None:
     for f in files if isinstance(files, list) else []:
         if not isinstance(f, dict) or not isinstance(f.get("url"), str):
             continue
-        path = _local_path(name, f["url"])
+        path = _local_path(name, f["url"], root_uri)
         if path is None:
             continue
         raw_hashes = f.get("hashes")
@@ -70,12 +82,12 @@ def _from_json(name: ProjectName, raw: bytes) -> list[ListedFile] | None:
     return listed
 
 
-def _from_html(name: ProjectName, raw: bytes) -> list[ListedFile]:
+def _from_html(name: ProjectName, raw: bytes, root_uri: str | None) -> list[ListedFile]:
     listed = []
     for match in _ANCHOR.finditer(raw.decode("utf-8", "replace")):
         href = unescape(match.group(1))
         url, _, fragment = href.partition("#")
-        path = _local_path(name, url)
+        path = _local_path(name, url, root_uri)
         if path is None:
             continue
         algo, _, value = fragment.partition("=")
@@ -86,15 +98,20 @@ def _from_html(name: ProjectName, raw: bytes) -> list[ListedFile]:
     return listed
 
 
-def listed_files(storage: Storage, name: ProjectName, hash_index: bool) -> list[ListedFile] | None:
-    """The files the project's current page lists, or None when it has no page."""
+def listed_files(
+    storage: Storage, name: ProjectName, hash_index: bool, root_uri: str | None = None
+) -> list[ListedFile] | None:
+    """The files the project's current page lists, or None when it has no page.
+
+    ``root_uri``: the mirror's own absolute link prefix, if pages use one."""
     base = simple_dir(name, hash_index)
     raw = storage.read_bytes(f"{base}/index.v1_json")
     if raw is not None:
-        parsed = _from_json(name, raw)
+        parsed = _from_json(name, raw, root_uri)
         if parsed is not None:
             return parsed
-    html = storage.read_bytes(f"{base}/index.html")
-    if html is None:
-        return None
-    return _from_html(name, html)
+    for leaf in ("index.html", "index.v1_html"):
+        html = storage.read_bytes(f"{base}/{leaf}")
+        if html is not None:
+            return _from_html(name, html, root_uri)
+    return None

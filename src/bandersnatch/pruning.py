@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-from .listing import listed_files
 from .models import Project, ProjectName, ProjectResult
 from .paths import package_file
 from .publish import Publisher
@@ -56,7 +55,7 @@ class Pruner:
     def stale_files(self, project: Project, upstream_paths: frozenset[str]) -> list[str]:
         """Files the project's current page lists that its new page will not. With
         prune-filtered off, files upstream still has (but filters now drop) are kept."""
-        old = listed_files(self.storage, project.name, self.publisher.hash_index) or []
+        old = self.publisher.listing(project.name) or []
         keep = {package_file(f.path) for f in project.files}
         if not self.prune_filtered:
             keep |= {package_file(p) for p in upstream_paths}
@@ -68,7 +67,7 @@ class Pruner:
         if excluded and not self.prune_filtered:
             log.info("%s: excluded by filters; kept as is (prune-filtered = false)", name)
             return ProjectResult(name, name, expected)
-        listed = listed_files(self.storage, name, self.publisher.hash_index)
+        listed = self.publisher.listing(name)
         if listed is None:
             why = "excluded by filters" if excluded else "upstream has no releases"
             log.info("%s: %s; nothing to mirror", name, why)

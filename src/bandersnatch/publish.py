@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .listing import listed_files
+from .listing import ListedFile, listed_files
 from .models import IndexEntry, ProjectName, SimpleFormat, SimplePage
 from .pages import (
     PageOptions,
@@ -83,6 +83,11 @@ class Publisher:
         self.storage.symlink(alias, path)
         return [path, alias]
 
+    def listing(self, name: ProjectName) -> list[ListedFile] | None:
+        """The local files the project's current page lists (None: no page)."""
+        own = None if self.options.link_upstream else self.options.root_uri
+        return listed_files(self.storage, name, self.hash_index, own)
+
     def delete_files(self, paths: Iterable[str]) -> int:
         """Delete stored files (``web/packages/...``) with their ``.metadata``; returns the
         number of files removed. Emptied directories go too."""
@@ -97,10 +102,11 @@ class Publisher:
         """Remove everything of a project: its pages and JSON copies first (so no page
         ever links a missing file), then the files its page listed and their ``.metadata``.
         Returns the number of files removed."""
-        listed = listed_files(self.storage, name, self.hash_index) or []
+        listed = self.listing(name) or []
         base = simple_dir(name, self.hash_index)
         for leaf in ("index.html", "index.v1_html", "index.v1_json"):
             self.storage.delete(f"{base}/{leaf}")
+            self.storage.discard_partial(f"{base}/{leaf}")
         for old in self.storage.list_dir(f"{base}/versions"):
             self.storage.delete(f"{base}/versions/{old}")
         self.storage.remove_empty_dirs(f"{base}/versions", "web/simple")
