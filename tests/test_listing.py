@@ -50,10 +50,10 @@ def test_html_only_mirror_without_index_html_still_lists(tmp_path: Path) -> None
 
 def test_upstream_links_are_not_local_but_root_uri_links_are(tmp_path: Path) -> None:
     upstream = _write(tmp_path / "u", PageOptions(link_upstream=True), {"index.v1_json": "json"})
-    assert listed_files(upstream, NAME, hash_index=False) == []
+    assert listed_files(upstream, NAME, hash_index=False) == ()
     root = "https://mirror.example/pypi"
     own = _write(tmp_path / "r", PageOptions(root_uri=root), {"index.html": "html"})
-    assert listed_files(own, NAME, hash_index=False) == []  # not told it is ours
+    assert listed_files(own, NAME, hash_index=False) == ()  # not told it is ours
     listed = listed_files(own, NAME, hash_index=False, root_uri=root)
     assert listed is not None and listed[0].path.endswith("foo-1.0+local.tar.gz")
 

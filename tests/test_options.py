@@ -150,3 +150,18 @@ def test_keep_index_versions_keeps_the_last_n_pages(tmp_path: Path, fake_pypi: F
         versions, key=lambda p: int(p.name.split("_")[1])
     )
     assert "6.0" in index.read_text()
+
+
+def test_root_uri_mirror_verifies_clean_and_deletes_completely(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi, {"root_uri": "https://mirror.example/pypi"})
+    _ok(mirror)
+    result = mirror.run("verify", "--dry-run", "--delete")
+    assert result.returncode == 0, result.stderr  # its files are listed, not orphans
+    files = {p for p in (mirror.web / "packages").rglob("*") if p.is_file()}
+    result = mirror.run("delete", "dep-leaf")
+    assert result.returncode == 0, result.stderr
+    left = {p for p in (mirror.web / "packages").rglob("*") if p.is_file()}
+    assert left < files
+    assert not any(p.name.startswith("dep_leaf") for p in left)

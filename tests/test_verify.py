@@ -283,7 +283,7 @@ def test_a_json_page_reads_back_into_the_page_it_was_rendered_from() -> None:
     page = SimplePage(ProjectName("a"), "A", 7, ("0.8", "0.9", "1.0"), files)
     for opts in (PageOptions(), PageOptions(root_uri="https://m.example")):
         raw = render_project_json(page, opts).encode()
-        back = page_from_json(ProjectName("a"), "A", raw)
+        back = page_from_json(ProjectName("a"), "A", raw, opts.root_uri)
         assert back is not None
         assert render_project_html(back, opts) == render_project_html(page, opts)
         assert render_project_json(back, opts) == render_project_json(page, opts)

@@ -27,9 +27,11 @@ _TITLE = re.compile(rb"<title>Links for (.*?)</title>")
 PACKAGES = "web/packages/"
 
 
-def rel_path(url: str) -> str | None:
-    """The path below ``packages/`` a page link points at; None for a link elsewhere or
-    one that would leave the mirror."""
+def rel_path(url: str, root_uri: str | None = None) -> str | None:
+    """The path below ``packages/`` a page link points at; None for a link elsewhere (an
+    upstream link on a ``release-files = false`` mirror) or one that would leave the mirror.
+
+    Relative links are this mirror's; absolute ones only when below ``root_uri``."""
     if url.startswith(_RELATIVE):
         rel = url[len(_RELATIVE) :]
         if "%" in rel:
@@ -38,8 +40,14 @@ def rel_path(url: str) -> str | None:
             "//" in rel or "/." in rel or "\\" in rel or rel.startswith(".") or rel.endswith("/")
         ):
             return rel
-    path = unquote(urlsplit(urljoin("http://mirror.invalid/simple/x/", url)).path)
-    _, found, rel = path.partition("/packages/")
+    absolute = urljoin("http://mirror.invalid/simple/x/", url)
+    own = absolute.startswith("http://mirror.invalid/") or bool(
+        root_uri and absolute.startswith(f"{root_uri}/packages/")
+    )
+    if not own:
+        return None
+    path = unquote(urlsplit(absolute).path)
+    _, found, rel = path.rpartition("/packages/")
     if not found:
         return None
     try:
@@ -50,13 +58,13 @@ def rel_path(url: str) -> str | None:
     return rel
 
 
-def expected_from_json_page(raw: bytes) -> tuple[Expected, ...] | None:
+def expected_from_json_page(raw: bytes, root_uri: str | None = None) -> tuple[Expected, ...] | None:
     """The stored files a PEP 691 page lists; None when the page does not parse."""
     try:
         files = json.loads(raw)["files"]
         expected: dict[str, Expected] = {}
         for entry in files:
-            rel = rel_path(entry["url"])
+            rel = rel_path(entry["url"], root_uri)
             if rel is None:
                 continue
             sha256 = entry.get("hashes", {}).get("sha256")
@@ -73,12 +81,12 @@ def expected_from_json_page(raw: bytes) -> tuple[Expected, ...] | None:
     return tuple(expected.values())
 
 
-def expected_from_html_page(raw: bytes) -> tuple[Expected, ...]:
+def expected_from_html_page(raw: bytes, root_uri: str | None = None) -> tuple[Expected, ...]:
     """The stored files a PEP 503 page lists (no sizes: HTML pages do not carry them)."""
     expected: dict[str, Expected] = {}
     for anchor in _ANCHOR.finditer(raw.decode("utf-8", "replace")):
         url, _, fragment = html.unescape(anchor.group(1)).partition("#")
-        rel = rel_path(url)
+        rel = rel_path(url, root_uri)
         if rel is None:
             continue
         algo, _, digest = fragment.partition("=")
@@ -92,14 +100,16 @@ def expected_from_html_page(raw: bytes) -> tuple[Expected, ...]:
     return tuple(expected.values())
 
 
-def page_from_json(name: ProjectName, display_name: str, raw: bytes) -> SimplePage | None:
+def page_from_json(
+    name: ProjectName, display_name: str, raw: bytes, root_uri: str | None = None
+) -> SimplePage | None:
     """Read back a PEP 691 page this tool wrote, to re-render its other formats.
 
     None when the page is not readable or lacks what the pages need (a size per file)."""
     try:
         doc = json.loads(raw)
         serial = int(doc["meta"]["_last-serial"])
-        files = [_page_file(f) for f in doc["files"]]
+        files = [_page_file(f, root_uri) for f in doc["files"]]
         versions = tuple(str(v) for v in doc.get("versions", ()))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -108,9 +118,9 @@ def page_from_json(name: ProjectName, display_name: str, raw: bytes) -> SimplePa
     return SimplePage(name, display_name, serial, versions, tuple(f for f in files if f))
 
 
-def _page_file(entry: dict[str, Any]) -> PageFile | None:
+def _page_file(entry: dict[str, Any], root_uri: str | None) -> PageFile | None:
     url, size, hashes = entry["url"], entry.get("size"), entry["hashes"]
-    rel = rel_path(url)
+    rel = rel_path(url, root_uri)
     if not isinstance(size, int) or rel is None or not isinstance(hashes.get("sha256"), str):
         return None
     yanked = entry.get("yanked", False)

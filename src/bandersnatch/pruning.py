@@ -55,7 +55,7 @@ class Pruner:
     def stale_files(self, project: Project, upstream_paths: frozenset[str]) -> list[str]:
         """Files the project's current page lists that its new page will not. With
         prune-filtered off, files upstream still has (but filters now drop) are kept."""
-        old = self.publisher.listing(project.name) or []
+        old = self.publisher.listing(project.name) or ()
         keep = {package_file(f.path) for f in project.files}
         if not self.prune_filtered:
             keep |= {package_file(p) for p in upstream_paths}

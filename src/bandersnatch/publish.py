@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .listing import ListedFile, listed_files
+from .listing import listed_files
 from .models import IndexEntry, ProjectName, SimpleFormat, SimplePage
 from .pages import (
     PageOptions,
@@ -22,6 +22,7 @@ from .pages import (
 )
 from .paths import json_paths, simple_dir
 from .storage import Storage
+from .verification import Expected
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,14 @@ class Publisher:
         self.storage.symlink(alias, path)
         return [path, alias]
 
-    def listing(self, name: ProjectName) -> list[ListedFile] | None:
+    @property
+    def own_root_uri(self) -> str | None:
+        """The absolute prefix this mirror's pages link its own files with, if any."""
+        return None if self.options.link_upstream else self.options.root_uri
+
+    def listing(self, name: ProjectName) -> tuple[Expected, ...] | None:
         """The local files the project's current page lists (None: no page)."""
-        own = None if self.options.link_upstream else self.options.root_uri
-        return listed_files(self.storage, name, self.hash_index, own)
+        return listed_files(self.storage, name, self.hash_index, self.own_root_uri)
 
     def delete_files(self, paths: Iterable[str]) -> int:
         """Delete stored files (``web/packages/...``) with their ``.metadata``; returns the
@@ -102,7 +107,7 @@ class Publisher:
         """Remove everything of a project: its pages and JSON copies first (so no page
         ever links a missing file), then the files its page listed and their ``.metadata``.
         Returns the number of files removed."""
-        listed = self.listing(name) or []
+        listed = self.listing(name) or ()
         base = simple_dir(name, self.hash_index)
         for leaf in ("index.html", "index.v1_html", "index.v1_json"):
             self.storage.delete(f"{base}/{leaf}")

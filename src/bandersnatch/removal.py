@@ -35,15 +35,17 @@ def names_from_requirements(text: str) -> list[str]:
     return names
 
 
-def stored_files(storage: Storage, name: ProjectName, hash_index: bool) -> list[str]:
+def stored_files(
+    storage: Storage, name: ProjectName, hash_index: bool, root_uri: str | None = None
+) -> list[str]:
     """``web/packages/...`` paths the project's pages or stored metadata list."""
     base = simple_dir(name, hash_index)
     paths: set[str] = set()
     for leaf in PAGE_LEAVES:
         raw = storage.read_bytes(f"{base}/{leaf}")
         if raw is not None:
-            listed = expected_from_json_page(raw) if leaf.endswith("json") else None
-            paths.update(e.path for e in listed or expected_from_html_page(raw))
+            listed = expected_from_json_page(raw, root_uri) if leaf.endswith("json") else None
+            paths.update(e.path for e in listed or expected_from_html_page(raw, root_uri))
     raw = storage.read_bytes(json_paths(name)[0])
     if raw is not None:
         try:

@@ -16,10 +16,8 @@ index is rendered from, so no run has to scan the project directories.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
-import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -30,6 +28,7 @@ import filelock
 
 from .errors import MirrorLocked, StateError
 from .models import IndexEntry, ProjectName, normalize
+from .pagemodel import page_serial, page_title
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -262,10 +261,6 @@ def _parse_todo(raw: bytes) -> Todo:
     return Todo(target, projects)
 
 
-_SERIAL_COMMENT = re.compile(rb"<!--SERIAL (\d+)-->")
-_TITLE = re.compile(rb"<title>Links for (.*?)</title>")
-
-
 def ledger_from_pages(storage: Storage, hash_index: bool) -> dict[ProjectName, IndexEntry]:
     """Rebuild the ledger by reading each project's page: a one-off for a mirror that has
     no ledger yet (one written by pypa/bandersnatch, or one whose ledger was deleted)."""
@@ -287,19 +282,10 @@ def _entry_from_pages(storage: Storage, project_dir: str) -> IndexEntry | None:
     """Serial from the JSON page (or the HTML page's SERIAL comment); display name from the
     HTML title, since PEP 691 JSON carries only the normalized name."""
     name = normalize(project_dir.rsplit("/", 1)[1])
-    serial: int | None = None
-    raw_json = storage.read_bytes(f"{project_dir}/index.v1_json")
-    if raw_json is not None:
-        try:
-            serial = int(json.loads(raw_json)["meta"]["_last-serial"])
-        except (ValueError, KeyError, TypeError):
-            serial = None
-    page = storage.read_bytes(f"{project_dir}/index.html")
-    if page is None and serial is None:
+    json_page = storage.read_bytes(f"{project_dir}/index.v1_json")
+    html_page = storage.read_bytes(f"{project_dir}/index.html") or storage.read_bytes(
+        f"{project_dir}/index.v1_html"
+    )
+    if json_page is None and html_page is None:
         return None
-    title = _TITLE.search(page) if page else None
-    display = html.unescape(title.group(1).decode("utf-8", "replace")) if title else name
-    if serial is None and page is not None:
-        found = _SERIAL_COMMENT.search(page)
-        serial = int(found.group(1)) if found else 0
-    return IndexEntry(name, display, serial or 0)
+    return IndexEntry(name, page_title(html_page) or name, page_serial(json_page, html_page))

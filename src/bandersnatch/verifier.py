@@ -184,13 +184,14 @@ class ProjectVerifier:
         if not self.options.release_files:
             return _Truth((), None, findings)  # the pages link upstream: nothing stored
         raw = pages.get(JSON_LEAF)
-        from_json = expected_from_json_page(raw) if raw else None
+        own = self.publisher.own_root_uri
+        from_json = expected_from_json_page(raw, own) if raw else None
         if from_json is not None:
             return _Truth(from_json, None, findings)
         html = pages.get(HTML_LEAVES[0]) or pages.get(HTML_LEAVES[1])
         if html is None:
             return None  # only an unreadable JSON page: its files are unknown
-        expected = expected_from_html_page(html)
+        expected = expected_from_html_page(html, own)
         return _Truth(expected, None, findings, json_page_ok=raw is None)
 
     def _metadata(
@@ -278,7 +279,8 @@ class ProjectVerifier:
             return [], []
         display = entry.display_name if entry else pages.title() or name
         raw_json = pages.get(JSON_LEAF) if json_ok else None
-        model = page_from_json(name, display, raw_json) if raw_json else None
+        own = self.publisher.own_root_uri
+        model = page_from_json(name, display, raw_json, own) if raw_json else None
         rendered = self._rendered(model) if model else {}
         twin = pages.get(HTML_LEAVES[0]) or pages.get(HTML_LEAVES[1])
         base = simple_dir(name, self.publisher.hash_index)

@@ -100,7 +100,8 @@ class _Deletion:
         for raw, name in _normalized(requested):
             if self.stop.is_set():
                 break
-            paths = stored_files(rt.storage, name, hash_index) if name else []
+            own = rt.publisher.own_root_uri
+            paths = stored_files(rt.storage, name, hash_index, own) if name else []
             if name is None or not (
                 name in ledger or paths or has_trace(rt.storage, name, hash_index)
             ):
