@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bandersnatch.removal import names_from_requirements
+from bandersnatch.commands.delete import wanted_names
 
 from fakepypi import FakePyPI
 from harness import Mirror, make_mirror
@@ -107,6 +107,7 @@ def test_unknown_names_are_reported_and_the_rest_proceed(
     mirror = synced(tmp_path, fake_pypi, **{"hash-index": "true"})
     reqs = tmp_path / "requirements.txt"
     reqs.write_text("# to remove\nDep_Leaf>=1.0 ; python_version > '3'\n-r other.txt\n\n")
+    (tmp_path / "other.txt").write_text("# nothing more\n")
     gone = project_files(fake_pypi, "dep-leaf") | project_files(fake_pypi, "nometa")
     result = mirror.run("delete", "no-such-project", "NoMeta", "../etc", "-r", str(reqs))
     assert result.returncode == 1, result.stderr
@@ -147,12 +148,19 @@ def test_no_names_is_a_usage_error(tmp_path: Path, fake_pypi: FakePyPI) -> None:
 @pytest.mark.parametrize(
     ("text", "names"),
     [
-        ("a\nB.c>=1\n# x\n -e .\n--index-url u\nd[extra]==2 # pin\n", ["a", "B.c", "d"]),
+        ("a\nB.c>=1\n# x\n--index-url u\nd[extra]==2 # pin\n", ["a", "b-c", "d"]),
         ("name @ https://x/y.whl\n", ["name"]),
     ],
 )
-def test_names_from_requirements(text: str, names: list[str]) -> None:
-    assert names_from_requirements(text) == names
+def test_names_from_requirements(tmp_path: Path, text: str, names: list[str]) -> None:
+    (tmp_path / "r.txt").write_text(text)
+    assert wanted_names(["given"], [tmp_path / "r.txt"]) == ["given", *names]
+
+
+def test_requirements_includes_and_utf16_are_followed(tmp_path: Path) -> None:
+    (tmp_path / "more.txt").write_text("extra-one\n")
+    (tmp_path / "r.txt").write_bytes("-r more.txt\nfirst\n".encode("utf-16"))
+    assert wanted_names([], [tmp_path / "r.txt"]) == ["extra-one", "first"]
 
 
 def test_versioned_pages_and_stray_temp_files_go_too(tmp_path: Path, fake_pypi: FakePyPI) -> None:
@@ -163,6 +171,19 @@ def test_versioned_pages_and_stray_temp_files_go_too(tmp_path: Path, fake_pypi: 
     result = mirror.run("delete", "yanky")
     assert result.returncode == 0, result.stderr
     assert not page_dir.exists()
+
+
+def test_a_missing_include_is_a_usage_error_and_removes_nothing(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = synced(tmp_path, fake_pypi)
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("yanky\n-r missing.txt\n")
+    before = files(mirror)
+    result = mirror.run("delete", "-r", str(reqs))
+    assert result.returncode == 2
+    assert "missing.txt, which does not exist" in result.stderr
+    assert files(mirror) == before
 
 
 def test_an_unreadable_requirements_file_is_a_usage_error(

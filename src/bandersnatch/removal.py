@@ -7,7 +7,6 @@ A project's files are the union of what its pages list and what its stored metad
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 
 from .errors import BadUpstreamData
@@ -17,22 +16,7 @@ from .paths import json_paths, package_file, simple_dir
 from .storage import Storage
 from .upstream.metadata import parse_project
 
-_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 PAGE_LEAVES = ("index.html", "index.v1_html", "index.v1_json")
-
-
-def names_from_requirements(text: str) -> list[str]:
-    """Project names from a requirements file: one PEP 508 requirement a line; comments,
-    blank lines and option lines (``-r``, ``--index-url``...) are skipped."""
-    names = []
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
-            continue
-        found = _REQUIREMENT_NAME.match(line)
-        if found:
-            names.append(found.group(1))
-    return names
 
 
 def stored_files(

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from .. import filters
 from ..config import Config
-from ..errors import Interrupted, UnsafePath, UsageError
+from ..errors import ConfigError, Interrupted, UnsafePath, UsageError
+from ..filters.requirements import file_pins
 from ..models import IndexEntry, ProjectName, normalize
 from ..paths import check_project_name, simple_dir
-from ..removal import has_trace, names_from_requirements, stored_bytes, stored_files
+from ..removal import has_trace, stored_bytes, stored_files
 from ..runtime import Runtime
 from ..state import GENERATION_FILE, ROOT_STALE, Progress, ledger_from_pages, mirror_lock
 from ..storage.filesystem import is_temp_name
@@ -60,10 +61,9 @@ def wanted_names(names: Iterable[str], requirements: Iterable[Path]) -> list[str
     wanted = list(names)
     for path in requirements:
         try:
-            wanted += names_from_requirements(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-            raise UsageError(f"requirements file {path}", reason or str(exc)) from exc
+            wanted += [pin.name for pin in file_pins(path)]
+        except ConfigError as exc:  # the same reader the requirements filters use
+            raise UsageError(f"requirements file {path}", exc.reason) from exc
     return wanted
 
 

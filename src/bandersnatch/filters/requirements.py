@@ -133,6 +133,12 @@ def _glob(base: Path, pattern: str) -> list[Path]:
     return sorted(p for p in base.glob(pattern) if p.is_file())
 
 
+def file_pins(path: Path) -> tuple[Pin, ...]:
+    """Every requirement in one requirements file (following its ``-r`` includes);
+    ``ConfigError`` when a file cannot be read."""
+    return tuple(_file_pins(path, set()))
+
+
 def _file_pins(path: Path, seen: set[Path]) -> Iterator[Pin]:
     key = path.resolve()
     if key in seen:
