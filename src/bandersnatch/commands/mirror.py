@@ -90,7 +90,8 @@ class _MirrorRun:
         finished = {p.name: p.serial for p in progress if p.outcome != "partial"}
         changes, refilter = self._with_filter_changes(feed.changes)
         plan = make_plan(feed.target, changes, saved.projects if saved else {}, finished, accept)
-        excluded = [n for n in self.ledger if not accept(n)]
+        prune = self.rt.config.mirror.prune_filtered
+        excluded = [n for n in self.ledger if not accept(n)] if prune else []
         syncer = self.rt.syncer(self.stop, self.guard)
         syncer.display_names = feed.display_names
         if feed.poll and not refilter:
@@ -98,7 +99,7 @@ class _MirrorRun:
         if plan.projects or excluded:
             log.info("syncing %d projects up to serial %d", len(plan.projects), plan.target_serial)
             state.write_todo(plan.target_serial, plan.projects)
-        for result in syncer.prune(excluded) if self.rt.config.mirror.prune_filtered else []:
+        for result in syncer.prune(excluded):
             self._on_done(result)
         if plan.projects:
             syncer.run(plan.projects, self._on_done)
