@@ -322,3 +322,19 @@ def test_a_full_disk_stops_the_run_with_a_clear_error_and_loses_nothing(
     result = mirror.run("mirror")  # space is back
     assert result.returncode == 0, result.stderr
     assert target.read_bytes() == new.content
+
+
+def test_prune_filtered_false_keeps_what_a_tightened_filter_excludes(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = _synced(tmp_path, fake_pypi, **{"prune-filtered": "false"})
+    before = _stored(mirror)
+    block = "[plugins]\nenabled = blocklist_project\n[blocklist]\npackages =\n    dep-leaf\n"
+    mirror.config.write_text(mirror.config.read_text() + block)
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    assert _stored(mirror) == before
+    assert (mirror.web / "simple/dep-leaf/index.html").exists()
+    fake_pypi.universe.add_release("dep-leaf", "9.9", [FileSpec("wheel")])
+    assert mirror.run("mirror").returncode == 0
+    assert "9.9" not in mirror.page_json("dep-leaf")["versions"]  # type: ignore[operator]
