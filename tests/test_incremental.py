@@ -338,3 +338,14 @@ def test_prune_filtered_false_keeps_what_a_tightened_filter_excludes(
     fake_pypi.universe.add_release("dep-leaf", "9.9", [FileSpec("wheel")])
     assert mirror.run("mirror").returncode == 0
     assert "9.9" not in mirror.page_json("dep-leaf")["versions"]  # type: ignore[operator]
+
+
+def test_a_new_fingerprint_scheme_does_not_recheck_every_project(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = _synced(tmp_path, fake_pypi)
+    (mirror.directory / "filters").write_text("0123abcd\n")  # an older tool's fingerprint
+    fake_pypi.reset_log()
+    assert mirror.run("mirror").returncode == 0
+    assert [r.path for r in fake_pypi.requests] == ["/pypi"]
+    assert (mirror.directory / "filters").read_text().startswith("v1 ")

@@ -34,6 +34,8 @@ from ..upstream.feeds import ChangeFeed, FeedResult
 
 log = logging.getLogger(__name__)
 
+FINGERPRINT_SCHEME = "v1"
+"""Bump when filter_fingerprint changes how it digests the same config."""
 LOUD_AFTER_RUNS = 5
 """A project failing for this many runs in a row is reported at ERROR level every run."""
 
@@ -163,15 +165,20 @@ class _MirrorRun:
     def _with_filter_changes(
         self, changes: dict[ProjectName, int]
     ) -> tuple[dict[ProjectName, int], bool]:
-        """After a filter change every mirrored project is re-rendered (and pruned)."""
+        """After a filter change every mirrored project is re-rendered (and pruned).
+
+        The fingerprint file starts with the scheme's version: a new version of this tool
+        that fingerprints differently records the new value without re-checking 700k
+        projects for a change that never happened."""
         state = self.rt.state
-        current = filter_fingerprint(self.rt.config)
-        previous = state.read_text(FILTERS)
-        changed = previous is not None and previous.strip() != current and bool(self.ledger)
+        current = f"{FINGERPRINT_SCHEME} {filter_fingerprint(self.rt.config)}"
+        previous = (state.read_text(FILTERS) or "").strip()
+        same_scheme = previous.split(" ", 1)[0] == FINGERPRINT_SCHEME
+        changed = same_scheme and previous != current and bool(self.ledger)
         if changed:
             log.info("the filter config changed: re-checking all %d projects", len(self.ledger))
             changes = {name: 0 for name in self.ledger} | changes
-        if previous is None or previous.strip() != current:
+        if previous != current:
             state.write_text(FILTERS, current + "\n")
         return changes, changed
 

@@ -45,8 +45,11 @@ class _AtomicFile:
         self._path = path
         self._target = fs.resolve(path)
         self._temp = fs.resolve(temp_name(path))
-        self._target.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self._temp, "wb")  # noqa: SIM115 - closed in commit/abort
+        try:
+            self._fh = open(self._temp, "wb")  # noqa: SIM115 - closed in commit/abort
+        except FileNotFoundError:  # only a new directory costs a mkdir
+            self._target.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self._temp, "wb")  # noqa: SIM115
 
     def write(self, data: bytes) -> None:
         try:
