@@ -54,7 +54,7 @@ class Runtime:
             config=config,
             storage=storage,
             state=MirrorState(storage),
-            sessions=SessionFactory(m.timeout, m.proxy),
+            sessions=SessionFactory(m.timeout, m.proxy, m.master),
             policy=RetryPolicy(retries=m.retries, backoff=m.retry_backoff),
             publisher=publisher,
         )
