@@ -63,7 +63,11 @@ def test_sigkill_at_random_moments_then_finish_equals_an_uninterrupted_mirror(
     interrupted = 0
     for _ in range(kills):
         proc = _start(victim)
-        time.sleep(rng.uniform(0.3, 1.2))
+        deadline = time.monotonic() + 30
+        while not (victim.directory / "todo").exists() and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)  # the run has planned and is syncing: now kill it at random
+        time.sleep(rng.uniform(0.05, 0.5))
         proc.kill()
         proc.communicate()
         interrupted += (victim.directory / "todo").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -50,8 +51,20 @@ def test_twenty_new_uploads_cost_twenty_file_requests(
     requests = list(fake.requests)
     files = [r for r in requests if r.path.startswith("/packages/")]
     wheels_meta = [r for r in files if r.path.endswith(".metadata")]
-    assert len(files) - len(wheels_meta) == 20
-    assert len(wheels_meta) == 10  # each new wheel's PEP 658 file
+    assert len(files) == 20
+    assert wheels_meta == []  # each new wheel's PEP 658 file comes out of the wheel itself
+    for name in names:
+        page = mirror.page_json(fake.universe.project(name).normalized)  # type: ignore[union-attr]
+        new_wheels = [
+            f for f in page["files"] if "-99." in f["filename"] and ".whl" in f["filename"]
+        ]  # type: ignore[attr-defined]
+        assert len(new_wheels) == 1 and new_wheels[0]["core-metadata"]
+        stored = mirror.linked_file(fake.universe.project(name).normalized, new_wheels[0]["url"])  # type: ignore[union-attr]
+        meta = stored.with_name(stored.name + ".metadata")
+        assert (
+            hashlib.sha256(meta.read_bytes()).hexdigest()
+            == new_wheels[0]["core-metadata"]["sha256"]
+        )
     assert sorted(r.path for r in requests if r.path.startswith("/pypi/")) == sorted(
         f"/pypi/{fake.universe.project(n).normalized}/json"  # type: ignore[union-attr]
         for n in names
@@ -259,6 +272,8 @@ def test_metadata_files_missing_or_wrong_upstream_are_never_advertised(
     assert state is not None
     wheels = [f.filename for f in state.files() if f.filename.endswith(".whl")]
     missing, wrong = wheels[0], wheels[1]
+    # advertised with a digest neither the wheel's METADATA nor any served file has
+    fake_pypi.wrong_digest("Foo.Bar_baz", missing, metadata=True)
     fake_pypi.missing_file("Foo.Bar_baz", missing, metadata=True)
     fake_pypi.wrong_digest("Foo.Bar_baz", wrong, metadata=True)
     mirror = make_mirror(tmp_path, fake_pypi)
@@ -274,6 +289,24 @@ def test_metadata_files_missing_or_wrong_upstream_are_never_advertised(
         assert stored.exists() and not stored.with_name(name + ".metadata").exists()
     html = (mirror.web / "simple/foo-bar-baz/index.html").read_text()
     assert html.count("data-core-metadata") == sum(1 for f in files.values() if f["core-metadata"])
+
+
+def test_metadata_upstream_fails_to_serve_is_taken_from_the_wheel(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    state = fake_pypi.universe.project("Foo.Bar_baz")
+    assert state is not None
+    wheel = next(f for f in state.files() if f.filename.endswith(".whl"))
+    fake_pypi.missing_file("Foo.Bar_baz", wheel.filename, metadata=True)
+    mirror = make_mirror(tmp_path, fake_pypi)
+    assert mirror.run("mirror").returncode == 0
+    files = {f["filename"]: f for f in mirror.page_json("foo-bar-baz")["files"]}  # type: ignore[attr-defined]
+    stored = mirror.linked_file("foo-bar-baz", files[wheel.filename]["url"])
+    assert stored.with_name(wheel.filename + ".metadata").read_bytes() == wheel.metadata
+    assert files[wheel.filename]["core-metadata"] == {
+        "sha256": hashlib.sha256(wheel.metadata or b"").hexdigest()
+    }
+    assert not any(r.path.endswith(".metadata") for r in fake_pypi.requests)
 
 
 def test_editing_a_requirements_pin_takes_effect_on_the_next_run(

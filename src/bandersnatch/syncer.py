@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from .core_metadata import metadata_from_wheel
 from .errors import NotFound, StorageError, UpstreamError
 from .models import PageFile, Project, ProjectName, ProjectResult, ReleaseFile, SimplePage
 from .paths import package_file
@@ -267,8 +268,8 @@ class Syncer:
             except UpstreamError as exc:
                 return FileOutcome(rf, stored=False, metadata_stored=False, error=str(exc))
             written: tuple[str, ...] = (target,) if needed else ()
-            meta_ok, meta_bytes, meta_error = self._ensure_metadata(rf, target)
-        if meta_bytes:
+            meta_ok, meta_wrote, meta_bytes, meta_error = self._ensure_metadata(rf, target)
+        if meta_wrote:
             written += (target + ".metadata",)
         return FileOutcome(
             rf,
@@ -280,14 +281,20 @@ class Syncer:
             error=meta_error,
         )
 
-    def _ensure_metadata(self, rf: ReleaseFile, target: str) -> tuple[bool, int, str | None]:
-        """(stored, bytes downloaded, error) for the PEP 658 file of ``rf``."""
+    def _ensure_metadata(self, rf: ReleaseFile, target: str) -> tuple[bool, bool, int, str | None]:
+        """(stored, written now, bytes downloaded, error) for the PEP 658 file of ``rf``."""
         expected = rf.core_metadata_sha256
         if not self.options.core_metadata or expected is None:
-            return False, 0, None
+            return False, False, 0, None
         meta_target = target + ".metadata"
         if self.storage.sha256(meta_target) == expected:
-            return True, 0, None
+            return True, False, 0, None
+        if rf.filename.endswith(".whl"):
+            with self.storage.open_read(target) as wheel:
+                data = metadata_from_wheel(wheel, expected)
+            if data is not None:
+                self.storage.write_bytes(meta_target, data)
+                return True, True, 0, None
         urls = [u + ".metadata" for u in self.downloader.sources(rf.url, rf.path)]
         try:
             fetched = self.downloader.fetch(
@@ -297,7 +304,7 @@ class Syncer:
             # upstream advertises a file it does not serve: not advertising it is all the
             # mirror can do (retrying cannot help); clients then read the wheel itself
             log.warning("%s: advertised .metadata is missing upstream: %s", rf.filename, exc)
-            return False, 0, None
+            return False, False, 0, None
         except UpstreamError as exc:
-            return False, 0, f"{rf.filename}.metadata: {exc}"
-        return True, fetched, None
+            return False, False, 0, f"{rf.filename}.metadata: {exc}"
+        return True, True, fetched, None

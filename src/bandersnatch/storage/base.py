@@ -7,7 +7,8 @@ Every write is atomic: readers see the old content or the new, never a partial f
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from contextlib import AbstractContextManager
+from typing import BinaryIO, Protocol
 
 
 class AtomicFile(Protocol):
@@ -26,6 +27,9 @@ class Storage(Protocol):
 
     def open_atomic(self, path: str) -> AtomicFile:
         """Start writing ``path``; nothing is visible there until ``commit``."""
+
+    def open_read(self, path: str) -> AbstractContextManager[BinaryIO]:
+        """Open a stored file for reading (random access, for zip archives)."""
 
     def read_bytes(self, path: str) -> bytes | None:
         """The content of ``path``, or None if it does not exist."""

@@ -15,6 +15,7 @@ import os
 import posixpath
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import StorageError, UnsafePath
 
@@ -105,6 +106,12 @@ class FilesystemStorage:
         fh = self.open_atomic(path)
         fh.write(data)
         fh.commit(durable=durable)
+
+    def open_read(self, path: str) -> BinaryIO:
+        try:
+            return open(self.resolve(path), "rb")
+        except OSError as exc:
+            raise StorageError(path, _explain(exc)) from exc
 
     def read_bytes(self, path: str) -> bytes | None:
         try:
