@@ -55,3 +55,21 @@ def test_retry_policy_retries_then_gives_up() -> None:
     with pytest.raises(RetryableError):
         RetryPolicy(retries=1, backoff=0.001).run("x", flaky)
     assert len(calls) == 2
+
+
+def test_retry_after_is_honoured_but_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("bandersnatch.upstream.session.time.sleep", slept.append)
+    calls = []
+
+    def limited() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RetryableError("u", "HTTP 429", retry_after=7)
+        if len(calls) == 2:
+            raise RetryableError("u", "HTTP 503", retry_after=3600)
+        return "ok"
+
+    assert RetryPolicy(retries=3, backoff=0.001, max_wait=60).run("x", limited) == "ok"
+    assert slept[0] == 7
+    assert slept[1] == 60

@@ -30,6 +30,11 @@ T = TypeVar("T")
 class RetryableError(UpstreamError):
     """A failure worth another try: connection trouble, timeout, 5xx, 429."""
 
+    def __init__(self, url: str, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(url, reason)
+        self.retry_after = retry_after
+        """Seconds upstream asked us to wait (``Retry-After``), if it said."""
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -53,6 +58,8 @@ class RetryPolicy:
                 if attempt > self.retries:
                     raise
                 wait = self.delay(attempt)
+                if exc.retry_after is not None:  # upstream said how long: honour it, capped
+                    wait = max(wait, min(exc.retry_after, self.max_wait))
                 log.debug("%s: %s; retry %d in %.2fs", what, exc.reason, attempt, wait)
                 time.sleep(wait)
 
@@ -73,8 +80,14 @@ def check_status(response: requests.Response) -> None:
         return
     url = response.url
     if status >= 500 or status == 429:
-        raise RetryableError(url, f"HTTP {status}")
+        raise RetryableError(url, f"HTTP {status}", _retry_after(response))
     raise UpstreamError(url, f"HTTP {status}")
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """A ``Retry-After`` given in seconds (the HTTP-date form is treated as absent)."""
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None
 
 
 class SessionFactory:
