@@ -32,6 +32,8 @@ class Runtime:
     sessions: SessionFactory
     policy: RetryPolicy
     publisher: Publisher
+    filters: filters.FilterSet
+    """Built once per run: reading requirements files and loading plugins is not free."""
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -57,6 +59,7 @@ class Runtime:
             sessions=SessionFactory(m.timeout, m.proxy, m.master),
             policy=RetryPolicy(retries=m.retries, backoff=m.retry_backoff),
             publisher=publisher,
+            filters=filters.build(config.filters),
         )
 
     def feed(self) -> ChangeFeed:
@@ -104,7 +107,7 @@ class Runtime:
             self.downloader(),
             self.publisher,
             options,
-            project_filter=filters.project_filter(self.config.filters),
+            project_filter=self.filters.apply,
             stop=stop,
             guard=guard,
         )

@@ -76,8 +76,8 @@ def run(
     stop: threading.Event,
 ) -> DeleteReport:
     requested = wanted_names(names, requirements)
-    accept = filters.name_filter(config.filters)  # a bad filter config stops us before we start
-    runtime = Runtime.build(config)
+    runtime = Runtime.build(config)  # a bad filter config stops us before we start
+    accept = runtime.filters.keep_name
     with mirror_lock(config.mirror.directory):
         return _Deletion(runtime, dry_run, stop).execute(requested, accept)
 

@@ -47,8 +47,7 @@ def run(
     allow_deletions: bool = False,
     stop: threading.Event,
 ) -> SyncReport:
-    filters.check_supported(config.filters)
-    runtime = Runtime.build(config)
+    runtime = Runtime.build(config)  # a bad filter config stops the run here
     limit = None if allow_deletions else config.mirror.max_deletions
     with mirror_lock(config.mirror.directory):
         try:
@@ -88,7 +87,7 @@ class _MirrorRun:
         progress = state.read_progress() if saved else []
         self._load_ledger(progress)
         feed = self._feed(status, saved, force_check)
-        accept = filters.name_filter(self.rt.config.filters)
+        accept = self.rt.filters.keep_name
         finished = {p.name: p.serial for p in progress if p.outcome != "partial"}
         changes, refilter = self._with_filter_changes(feed.changes)
         plan = make_plan(feed.target, changes, saved.projects if saved else {}, finished, accept)
@@ -133,7 +132,7 @@ class _MirrorRun:
         feed = self.rt.feed()
         mirrored = {name: entry.serial for name, entry in self.ledger.items()}
         base = status if status is not None else (saved.target_serial if saved else None)
-        names = filters.known_names(self.rt.config.filters)
+        names = self.rt.filters.known_names()
         if names is not None:
             return self._allowlisted(feed, names, base, force_check)
         if base is None or force_check:

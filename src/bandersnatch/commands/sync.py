@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterable
 
-from .. import filters
 from ..config import Config
 from ..errors import Interrupted
 from ..models import IndexEntry, ProjectFailure, ProjectResult, SyncReport, normalize
@@ -26,13 +25,12 @@ def run(
     config: Config, names: Iterable[str], *, skip_simple_root: bool, stop: threading.Event
 ) -> SyncReport:
     started = time.monotonic()
-    filters.check_supported(config.filters)
-    accept = filters.name_filter(config.filters)
+    runtime = Runtime.build(config)  # a bad filter config stops the run here
+    accept = runtime.filters.keep_name
     wanted = {normalize(n) for n in names}
     for name in sorted(n for n in wanted if not accept(n)):
         log.warning("%s: excluded by the configured filters; not synced", name)
     todo = dict.fromkeys(sorted(n for n in wanted if accept(n)), 0)
-    runtime = Runtime.build(config)
     results: list[ProjectResult] = []
     with mirror_lock(config.mirror.directory):
         state = runtime.state

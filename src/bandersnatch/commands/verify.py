@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from .. import filters
 from ..checkpoint import Checkpoint
 from ..config import Config
 from ..errors import Interrupted, StorageError
@@ -46,8 +45,7 @@ class VerifyRequest:
 
 
 def run(config: Config, request: VerifyRequest, stop: threading.Event) -> VerifyReport:
-    filters.check_supported(config.filters)
-    runtime = Runtime.build(config)
+    runtime = Runtime.build(config)  # a bad filter config stops the run here
     with mirror_lock(config.mirror.directory):
         try:
             return _VerifyRun(runtime, request, stop).execute()
@@ -144,7 +142,7 @@ class _VerifyRun:
             sizes,
             frozenset(self.rt.storage.list_dir("web/json")),
             options,
-            filters.project_filter(self.rt.config.filters),
+            self.rt.filters.apply,
             file_pool,
         )
 
