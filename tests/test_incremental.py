@@ -382,3 +382,23 @@ def test_a_new_fingerprint_scheme_does_not_recheck_every_project(
     assert mirror.run("mirror").returncode == 0
     assert [r.path for r in fake_pypi.requests] == ["/pypi"]
     assert (mirror.directory / "filters").read_text().startswith("v1 ")
+
+
+def test_a_run_with_nothing_new_never_reads_the_ledger(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    mirror = _synced(tmp_path, fake_pypi)
+    ledger = mirror.directory / "projects"
+    ledger.write_text("not a ledger line\n")  # a no-op run that read it would fail
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    fake_pypi.universe.add_release("dep-leaf", "3.0", [FileSpec("sdist")])
+    result = mirror.run("mirror")  # a run with work reads it, and says what is wrong
+    assert result.returncode == 4
+    assert "projects: line 1 is malformed" in result.stderr
+    assert "delete it; the next run rebuilds it from the simple pages" in result.stderr
+    ledger.unlink()
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    assert "dep-leaf\t" in ledger.read_text()
+    root = json.loads((mirror.web / "simple/index.v1_json").read_text())
+    upstream = {p.name for p in fake_pypi.universe.projects() if p.releases}
+    assert {p["name"] for p in root["projects"]} == upstream  # rebuilt from the pages

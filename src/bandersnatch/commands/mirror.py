@@ -74,9 +74,18 @@ class _MirrorRun:
     guard: DeletionGuard
     started: float = field(default_factory=time.monotonic)
     results: list[ProjectResult] = field(default_factory=list)
-    ledger: dict[ProjectName, IndexEntry] = field(default_factory=dict)
+    progress: list[Progress] = field(default_factory=list)
     index_dirty: bool = False
     removed: int = 0
+    _ledger: dict[ProjectName, IndexEntry] | None = None
+
+    @property
+    def ledger(self) -> dict[ProjectName, IndexEntry]:
+        """Every mirrored project, loaded only when a run needs it: a run with nothing new
+        never reads it, so its cost does not grow with the mirror."""
+        if self._ledger is None:
+            self._ledger = self._load_ledger()
+        return self._ledger
 
     def execute(self, force_check: bool) -> SyncReport:
         state = self.rt.state
@@ -84,15 +93,16 @@ class _MirrorRun:
         state.check_generation()
         status = state.read_status()
         saved = state.read_todo()
-        progress = state.read_progress() if saved else []
-        self._load_ledger(progress)
+        self.progress = state.read_progress() if saved else []
+        self.index_dirty = bool(self.progress) or state.read_text(ROOT_STALE) is not None
         feed = self._feed(status, saved, force_check)
         accept = self.rt.filters.keep_name
-        finished = {p.name: p.serial for p in progress if p.outcome != "partial"}
+        finished = {p.name: p.serial for p in self.progress if p.outcome != "partial"}
         changes, refilter = self._with_filter_changes(feed.changes)
         plan = make_plan(feed.target, changes, saved.projects if saved else {}, finished, accept)
         prune = self.rt.config.mirror.prune_filtered
-        excluded = [n for n in self.ledger if not accept(n)] if prune else []
+        filtered = prune and bool(self.rt.config.filters.enabled)
+        excluded = [n for n in self.ledger if not accept(n)] if filtered else []
         syncer = self.rt.syncer(self.stop, self.guard)
         syncer.display_names = feed.display_names
         if feed.poll and not refilter:
@@ -111,33 +121,32 @@ class _MirrorRun:
             target = max([target, *(e.serial for e in self.ledger.values())])
         return self._close(status, target, plan.projects)
 
-    def _load_ledger(self, progress: list[Progress]) -> None:
+    def _load_ledger(self) -> dict[ProjectName, IndexEntry]:
         """The ledger, plus what an interrupted run finished but never recorded."""
-        state = self.rt.state
-        ledger = state.read_ledger()
+        ledger = self.rt.state.read_ledger()
         if ledger is None:
             ledger = ledger_from_pages(self.rt.storage, self.rt.config.mirror.hash_index)
-            self.index_dirty = bool(ledger)
-        self.ledger = ledger
-        self.index_dirty |= state.read_text(ROOT_STALE) is not None
-        for entry in progress:
-            self.index_dirty = True
+            self.index_dirty |= bool(ledger)
+        for entry in self.progress:
             if entry.outcome == "removed":
-                self.ledger.pop(entry.name, None)
+                ledger.pop(entry.name, None)
             else:
-                self.ledger[entry.name] = IndexEntry(entry.name, entry.display_name, entry.serial)
+                ledger[entry.name] = IndexEntry(entry.name, entry.display_name, entry.serial)
+        return ledger
 
     def _feed(self, status: int | None, saved: Todo | None, force_check: bool) -> FeedResult:
         """What to sync according to the change feed."""
         feed = self.rt.feed()
-        mirrored = {name: entry.serial for name, entry in self.ledger.items()}
         base = status if status is not None else (saved.target_serial if saved else None)
         names = self.rt.filters.known_names()
         if names is not None:
             return self._allowlisted(feed, names, base, force_check)
         if base is None or force_check:
-            return feed.listing(mirrored)
-        return feed.since(base, mirrored)
+            return feed.listing(self._mirrored)
+        return feed.since(base, self._mirrored)
+
+    def _mirrored(self) -> dict[ProjectName, int]:
+        return {name: entry.serial for name, entry in self.ledger.items()}
 
     def _allowlisted(
         self, feed: ChangeFeed, names: frozenset[ProjectName], base: int | None, force: bool
@@ -152,7 +161,7 @@ class _MirrorRun:
             try:
                 if base is None or force:
                     return FeedResult(feed.last_serial(), dict.fromkeys(names, 0) | dropped)
-                result = feed.since(base, {})
+                result = feed.since(base, dict)
             except FeedUnavailable as exc:
                 log.warning("%s; checking each allowlisted project instead", exc)
             else:

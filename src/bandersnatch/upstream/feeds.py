@@ -3,7 +3,7 @@ index of any simple index (``[mirror] change-feed``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,13 +24,18 @@ class FeedResult:
     unchanged ones are skipped, and the target is the newest serial seen."""
 
 
+Mirrored = Callable[[], Mapping[ProjectName, int]]
+"""The mirror's project serials, produced on demand (reading them costs O(mirror))."""
+
+
 class ChangeFeed(Protocol):
-    def listing(self, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+    def listing(self, mirrored: Mirrored) -> FeedResult:
         """Every project upstream has (first sync, ``--force-check``), diffed against what
         the mirror holds."""
 
-    def since(self, serial: int, mirrored: Mapping[ProjectName, int]) -> FeedResult:
-        """What changed upstream after ``serial``."""
+    def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
+        """What changed upstream after ``serial``. ``mirrored`` is only called by a feed
+        that needs the mirror's serials (the simple index); the changelog does not."""
 
     def last_serial(self) -> int:
         """The newest serial, without listing anything (the allowlist fast path)."""
@@ -43,15 +48,15 @@ class XmlRpcFeed:
     def last_serial(self) -> int:
         return self.client.last_serial()
 
-    def listing(self, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+    def listing(self, mirrored: Mirrored) -> FeedResult:
         target = self.client.last_serial()  # first: a change during listing is not missed
         listed = self.client.all_projects()
         serials = {name: serial for name, (_d, serial) in listed.items()}
-        changes = diff_snapshot(serials, {n: -1 for n in mirrored})  # force: check every one
+        changes = diff_snapshot(serials, {n: -1 for n in mirrored()})  # force: check every one
         display = {name: display for name, (display, _s) in listed.items()}
         return FeedResult(target, changes, display)
 
-    def since(self, serial: int, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+    def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
         changes, target = collect_changes(self.client.changes_since(serial), serial)
         return FeedResult(target, changes)
 
@@ -63,15 +68,15 @@ class SimpleIndexFeed:
     def last_serial(self) -> int:
         return self.feed.snapshot()[0]
 
-    def listing(self, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+    def listing(self, mirrored: Mirrored) -> FeedResult:
         target, listed = self.feed.snapshot()
         serials = {name: serial for name, (_d, serial) in listed.items()}
-        changes = diff_snapshot(serials, {n: -1 for n in mirrored})
+        changes = diff_snapshot(serials, {n: -1 for n in mirrored()})
         return FeedResult(target, changes, {n: d for n, (d, _s) in listed.items()})
 
-    def since(self, serial: int, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+    def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
         target, listed = self.feed.snapshot()
         serials = {name: s for name, (_d, s) in listed.items()}
         return FeedResult(
-            target, diff_snapshot(serials, mirrored), {n: d for n, (d, _s) in listed.items()}
+            target, diff_snapshot(serials, mirrored()), {n: d for n, (d, _s) in listed.items()}
         )
