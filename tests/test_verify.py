@@ -389,3 +389,20 @@ def test_pages_formatted_like_pypa_bandersnatch_are_understood(
     assert findings(result.stderr) == {("page", "web/simple/pyreq/index.v1_json")}
     assert "5 projects, 12 files checked" in result.stderr
     assert tree(mirror) == before
+
+
+def test_a_lost_metadata_file_is_restored_from_its_wheel_without_a_download(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi)
+    assert mirror.run("mirror").returncode == 0
+    metas = sorted((mirror.web / "packages").rglob("*.whl.metadata"))
+    assert metas
+    lost = {p: p.read_bytes() for p in metas}
+    for path in lost:
+        path.unlink()
+    fake_pypi.reset_log()
+    result = mirror.run("verify")
+    assert result.returncode == 0, result.stderr
+    assert {p: p.read_bytes() for p in lost} == lost
+    assert not any(r.path.startswith("/packages/") for r in fake_pypi.requests)

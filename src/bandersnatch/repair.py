@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .errors import UpstreamError
+from .core_metadata import metadata_from_wheel
+from .errors import StorageError, UpstreamError
 from .storage import Storage
 from .upstream.download import Downloader
 from .upstream.session import SessionFactory
@@ -78,6 +79,9 @@ class FileChecker:
             reason = "no sha256 is known to check a download against"
             log.error("%s: cannot repair %s: %s", name, target, reason)
             return reason, 0
+        if target == e.metadata_path and self._metadata_from_wheel(e.path, target, sha256):
+            log.info("%s: repaired %s from its wheel", name, target)
+            return None, 0
         session = self.sessions.get()
         try:
             fetched = self.downloader.fetch(session, self.storage, urls, target, size, sha256)
@@ -86,3 +90,17 @@ class FileChecker:
             return str(exc), 0
         log.info("%s: repaired %s (%d bytes downloaded)", name, target, fetched)
         return None, fetched
+
+    def _metadata_from_wheel(self, wheel: str, target: str, sha256: str) -> bool:
+        """Write ``target`` from the stored wheel's METADATA when it has the digest."""
+        if not wheel.endswith(".whl"):
+            return False
+        try:
+            with self.storage.open_read(wheel) as fh:
+                data = metadata_from_wheel(fh, sha256)
+        except StorageError:  # the wheel itself is missing: download the .metadata
+            return False
+        if data is None:
+            return False
+        self.storage.write_bytes(target, data)
+        return True
