@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,12 @@ def _pip_install(
     cmd = [*pip, "--python", str(python), "install", "--no-cache-dir", "--report", str(report)]
     result = run([*cmd, "--index-url", f"{server.url}/simple/", *args], tmp / "home")
     return python, json.loads(report.read_text())["install"], result.stderr
+
+
+def _pip_version(pip: list[str]) -> tuple[int, ...]:
+    """The (major, minor) of the pip that `pip` runs, read from `pip --version`."""
+    out = subprocess.run([*pip, "--version"], capture_output=True, text=True, check=True).stdout
+    return tuple(int(part) for part in out.split()[1].split(".")[:2])
 
 
 def _uv_install(server: MirrorServer, tmp: Path, *args: str) -> tuple[Path, str]:
@@ -305,5 +312,9 @@ def test_upload_time_cutoffs(server: MirrorServer, tmp_path: Path) -> None:
     python, _ = _uv_install(server, tmp_path / "uv", "--exclude-newer", CUTOFF, FOO)
     assert installed(python, tmp_path / "uv" / "home") == {FOO: ("1.0", "1.0")}
     pip = [sys.executable, "-m", "pip"]
+    assert _pip_version(pip) >= (26, 0), (
+        "pip 26.0 or newer is needed for --uploaded-prior-to; the test extra installs it: "
+        "pip install -e '.[test]'"
+    )
     python, _, _ = _pip_install(pip, server, tmp_path / "pip", "--uploaded-prior-to", CUTOFF, FOO)
     assert installed(python, tmp_path / "pip" / "home") == {FOO: ("1.0", "1.0")}
