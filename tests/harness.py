@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,9 +28,19 @@ class Mirror:
     def web(self) -> Path:
         return self.directory / "web"
 
-    def run(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-        """Run ``bandersnatch -c <config> <args>`` and return the finished process."""
+    def run(
+        self, *args: str, timeout: float = 240, file_size_limit: int | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``bandersnatch -c <config> <args>`` and return the finished process.
+
+        ``file_size_limit``: no file the run writes may grow past this many bytes (a write
+        past it fails with EFBIG, as a write to a full disk fails with ENOSPC)."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+        def limit() -> None:
+            if file_size_limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
         return subprocess.run(
             [*CLI, "-c", str(self.config), *args],
             capture_output=True,
@@ -37,6 +48,7 @@ class Mirror:
             timeout=timeout,
             env=env,
             check=False,
+            preexec_fn=limit if file_size_limit is not None else None,
         )
 
     def page_json(self, name: str) -> dict[str, object]:

@@ -29,7 +29,7 @@ def test_a_verified_download_lands_and_nothing_else(tmp_path: Path, fake_pypi: F
     url, sha, size, _ = _wheel(fake_pypi)
     storage = FilesystemStorage(tmp_path)
     got = Downloader(5, 60, FAST).fetch(requests.Session(), storage, [url], "a/b.whl", size, sha)
-    assert got == size
+    assert got.size == size
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["b.whl"]
 
 

@@ -331,30 +331,51 @@ def test_editing_a_requirements_pin_takes_effect_on_the_next_run(
     assert not (old & _stored(mirror))  # the 1.0 files were pruned
 
 
-def test_a_full_disk_stops_the_run_with_a_clear_error_and_loses_nothing(
+def test_a_failing_write_stops_the_run_with_a_clear_error_and_loses_nothing(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    """A write that the system refuses (here: past the file-size limit, EFBIG; a full disk
+    fails the same way with ENOSPC) stops the run with one line and exit 4, keeps the
+    mirror's state and leaves no partial file; the next run completes."""
+    mirror = _synced(tmp_path, fake_pypi)
+    status = (mirror.directory / "status").read_text()
+    fake_pypi.universe.add_release("dep-leaf", "8.0", [FileSpec("raw", size_padding=256 * 1024)])
+    state = fake_pypi.universe.project("dep-leaf")
+    assert state is not None
+    new = next(f for f in state.files() if "8.0" in f.filename)
+    target = mirror.web / new.url_path.lstrip("/")
+    result = mirror.run("mirror", file_size_limit=128 * 1024)
+    assert result.returncode == 4, result.stderr
+    assert "file too large for this system's file-size limit" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (mirror.directory / "status").read_text() == status
+    assert "dep-leaf" in (mirror.directory / "todo").read_text()
+    assert not target.exists()
+    assert mirror.temp_files() == []
+    result = mirror.run("mirror")  # the limit is lifted
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == new.content
+
+
+def test_a_symlink_planted_at_a_temp_name_is_replaced_never_written_through(
     tmp_path: Path, fake_pypi: FakePyPI
 ) -> None:
     mirror = _synced(tmp_path, fake_pypi)
-    status = (mirror.directory / "status").read_text()
     fake_pypi.universe.add_release("dep-leaf", "8.0", [FileSpec("sdist")])
     state = fake_pypi.universe.project("dep-leaf")
     assert state is not None
     new = next(f for f in state.files() if "8.0" in f.filename)
     target = mirror.web / new.url_path.lstrip("/")
     target.parent.mkdir(parents=True)
-    # the temp file the download writes first: every write to /dev/full fails with ENOSPC
-    (target.parent / f".{target.name}.part").symlink_to("/dev/full")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the mirror's\n")
+    (target.parent / f".{target.name}.part").symlink_to(outside)
     result = mirror.run("mirror")
-    assert result.returncode == 4, result.stderr
-    assert "no space left on device; free some space and run again" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert (mirror.directory / "status").read_text() == status
-    assert "dep-leaf" in (mirror.directory / "todo").read_text()
-    assert not target.exists()
-    assert mirror.temp_files() == []
-    result = mirror.run("mirror")  # space is back
     assert result.returncode == 0, result.stderr
+    assert outside.read_text() == "not the mirror's\n"
     assert target.read_bytes() == new.content
+    assert not target.is_symlink()
+    assert mirror.temp_files() == []
 
 
 def test_prune_filtered_false_keeps_what_a_tightened_filter_excludes(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
-from bandersnatch.errors import UnsafePath
+from bandersnatch.errors import StorageError, UnsafePath
 from bandersnatch.models import ProjectName
 from bandersnatch.paths import packages_path, simple_dir
 from bandersnatch.storage import FilesystemStorage
@@ -78,3 +81,36 @@ def test_atomic_write_leaves_old_content_when_write_fails(tmp_path) -> None:
     out.abort()
     assert (tmp_path / "web/a").read_bytes() == b"old"
     assert sorted(p.name for p in (tmp_path / "web").iterdir()) == ["a"]
+
+
+def test_a_write_to_a_full_disk_says_so_and_leaves_the_old_file(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = FilesystemStorage(tmp_path)
+    storage.write_bytes("web/a", b"old")
+    out = storage.open_atomic("web/a")
+
+    def full(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(StorageError, match="no space left on device; free some space"):
+        out.write(b"new")
+    monkeypatch.undo()
+    assert (tmp_path / "web/a").read_bytes() == b"old"
+    assert sorted(p.name for p in (tmp_path / "web").iterdir()) == ["a"]
+
+
+def test_new_directories_are_made_once_and_a_vanished_one_is_made_again(tmp_path) -> None:
+    storage = FilesystemStorage(tmp_path)
+    storage.write_bytes("web/packages/aa/bb/x/f1", b"1")
+    storage.write_bytes("web/packages/aa/bb/y/f2", b"2")
+    storage.delete("web/packages/aa/bb/x/f1")
+    storage.remove_empty_dirs("web/packages/aa/bb/x", "web/packages")
+    assert not (tmp_path / "web/packages/aa/bb/x").exists()
+    storage.write_bytes("web/packages/aa/bb/x/f3", b"3")  # removed by the storage itself
+    (tmp_path / "web/packages/aa/bb/y/f2").unlink()
+    (tmp_path / "web/packages/aa/bb/y").rmdir()
+    (tmp_path / "web/packages/aa/bb").rename(tmp_path / "elsewhere")  # behind its back
+    storage.write_bytes("web/packages/aa/bb/y/f4", b"4")
+    assert (tmp_path / "web/packages/aa/bb/y/f4").read_bytes() == b"4"

@@ -84,7 +84,7 @@ class FileChecker:
             return None, 0
         session = self.sessions.get()
         try:
-            fetched = self.downloader.fetch(session, self.storage, urls, target, size, sha256)
+            fetched = self.downloader.fetch(session, self.storage, urls, target, size, sha256).size
         except UpstreamError as exc:
             log.error("%s: cannot repair %s: %s", name, target, exc)
             return str(exc), 0

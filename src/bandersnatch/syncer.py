@@ -9,6 +9,7 @@ more than ``workers`` connections.
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections import deque
@@ -30,6 +31,10 @@ from .upstream.session import SessionFactory
 log = logging.getLogger(__name__)
 
 ProjectFilter = Callable[[Project], "Project | None"]
+
+KEEP_WHEEL = 1 << 20
+"""A downloaded wheel up to this size stays in memory until its ``.metadata`` is taken
+from it (at most ``workers`` of them at once), so the wheel is not read back from disk."""
 
 
 @dataclass(frozen=True)
@@ -257,18 +262,23 @@ class Syncer:
         target = package_file(rf.path)
         session = self.sessions.get()
         with self._stripes[hash(target) % len(self._stripes)]:
+            body: bytes | None = None
             try:
                 fetched = 0
                 needed = not self._is_current(target, rf.size, rf.sha256)
                 if needed:
                     urls = self.downloader.sources(rf.url, rf.path)
-                    fetched = self.downloader.fetch(
-                        session, self.storage, urls, target, rf.size, rf.sha256
+                    keep = KEEP_WHEEL if self._wants_metadata(rf) else 0
+                    download = self.downloader.fetch(
+                        session, self.storage, urls, target, rf.size, rf.sha256, keep=keep
                     )
+                    fetched, body = download.size, download.body
             except UpstreamError as exc:
                 return FileOutcome(rf, stored=False, metadata_stored=False, error=str(exc))
             written: tuple[str, ...] = (target,) if needed else ()
-            meta_ok, meta_wrote, meta_bytes, meta_error = self._ensure_metadata(rf, target)
+            meta_ok, meta_wrote, meta_bytes, meta_error = self._ensure_metadata(
+                rf, target, body, fresh=needed
+            )
         if meta_wrote:
             written += (target + ".metadata",)
         return FileOutcome(
@@ -281,17 +291,28 @@ class Syncer:
             error=meta_error,
         )
 
-    def _ensure_metadata(self, rf: ReleaseFile, target: str) -> tuple[bool, bool, int, str | None]:
-        """(stored, written now, bytes downloaded, error) for the PEP 658 file of ``rf``."""
+    def _wants_metadata(self, rf: ReleaseFile) -> bool:
+        return self.options.core_metadata and rf.core_metadata_sha256 is not None
+
+    def _ensure_metadata(
+        self, rf: ReleaseFile, target: str, body: bytes | None, *, fresh: bool
+    ) -> tuple[bool, bool, int, str | None]:
+        """(stored, written now, bytes downloaded, error) for the PEP 658 file of ``rf``.
+
+        For a wheel stored just now (``fresh``) the ``.metadata`` is taken from the wheel
+        (from ``body`` when the download kept it) without looking for an older copy."""
         expected = rf.core_metadata_sha256
         if not self.options.core_metadata or expected is None:
             return False, False, 0, None
         meta_target = target + ".metadata"
-        if self.storage.sha256(meta_target) == expected:
+        if not fresh and self.storage.sha256(meta_target) == expected:
             return True, False, 0, None
         if rf.filename.endswith(".whl"):
-            with self.storage.open_read(target) as wheel:
-                data = metadata_from_wheel(wheel, expected)
+            if body is not None:
+                data = metadata_from_wheel(io.BytesIO(body), expected)
+            else:
+                with self.storage.open_read(target) as wheel:
+                    data = metadata_from_wheel(wheel, expected)
             if data is not None:
                 self.storage.write_bytes(meta_target, data)
                 return True, True, 0, None
@@ -299,7 +320,7 @@ class Syncer:
         try:
             fetched = self.downloader.fetch(
                 self.sessions.get(), self.storage, urls, meta_target, None, expected
-            )
+            ).size
         except NotFound as exc:
             # upstream advertises a file it does not serve: not advertising it is all the
             # mirror can do (retrying cannot help); clients then read the wheel itself

@@ -35,57 +35,79 @@ def is_temp_name(name: str) -> bool:
 def _explain(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return "no space left on device; free some space and run again"
+    if exc.errno == errno.EDQUOT:
+        return "disk quota exceeded; raise the quota or free some space and run again"
+    if exc.errno == errno.EFBIG:
+        return "file too large for this system's file-size limit (ulimit -f); raise it"
     if exc.errno in (errno.EACCES, errno.EPERM):
         return "permission denied; check the owner of the mirror directory"
     return exc.strerror or str(exc)
 
 
-class _AtomicFile:
-    def __init__(self, fs: FilesystemStorage, path: str) -> None:
-        self._fs = fs
-        self._path = path
-        self._target = fs.resolve(path)
-        self._temp = fs.resolve(temp_name(path))
-        try:
-            self._fh = open(self._temp, "wb")  # noqa: SIM115 - closed in commit/abort
-        except FileNotFoundError:  # only a new directory costs a mkdir
-            self._target.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self._temp, "wb")  # noqa: SIM115
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+"""Flags for a temp file: never through a symlink planted at its name."""
 
-    def write(self, data: bytes) -> None:
+
+class _AtomicFile:
+    """A temp file written with plain ``os`` calls: a Python file object would add an
+    ``fstat``, an ``ioctl`` and a buffer copy to every file, and each system call costs a
+    hand-over of the GIL in a thread pool."""
+
+    __slots__ = ("_fd", "_path", "_target", "_temp")
+
+    def __init__(self, fs: FilesystemStorage, path: str) -> None:
+        self._path = path
+        self._target = fs.abspath(path)
+        head, tail = os.path.split(self._target)
+        self._temp = f"{head}/.{tail}{TEMP_SUFFIX}"
+        self._fd = fs.create(self._temp, head)
+
+    def write(self, data: bytes | memoryview) -> None:
         try:
-            self._fh.write(data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
         except OSError as exc:
             self.abort()
             raise StorageError(self._path, _explain(exc)) from exc
 
     def commit(self, durable: bool = False) -> None:
         try:
-            self._fh.flush()
             if durable:
-                os.fsync(self._fh.fileno())
-            self._fh.close()
+                os.fsync(self._fd)
+            fd, self._fd = self._fd, -1
+            os.close(fd)
             os.replace(self._temp, self._target)
         except OSError as exc:
             self.abort()
             raise StorageError(self._path, _explain(exc)) from exc
 
     def abort(self) -> None:
-        if not self._fh.closed:
-            # closing flushes the buffer, which fails again on a full disk: the data is
-            # being thrown away anyway
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
             with contextlib.suppress(OSError):
-                self._fh.close()
-        self._temp.unlink(missing_ok=True)
+                os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temp)
 
 
 class FilesystemStorage:
-    """Storage rooted at one local directory."""
+    """Storage rooted at one local directory.
+
+    A write opens its temp file straight away; only when the directory is missing does it
+    make it, top down, remembering every directory it made or found, so each level of
+    ``web/packages/<aa>/<bb>/`` costs one ``mkdir`` per run, not one per file."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = str(root)
+        self._dirs: set[str] = set()
 
     def resolve(self, path: str) -> Path:
+        return Path(self.abspath(path))
+
+    def abspath(self, path: str) -> str:
+        """The absolute path of a mirror-relative one, refused if it would leave the root."""
         norm = posixpath.normpath(path)
         if (
             path.startswith("/")
@@ -94,7 +116,38 @@ class FilesystemStorage:
             or "\x00" in path
         ):
             raise UnsafePath(path, "path leaves the mirror directory or is not normalized")
-        return self.root / norm
+        return f"{self._root}/{norm}"
+
+    def create(self, path: str, directory: str) -> int:
+        """Open a new file for writing (its directory is made when missing)."""
+        try:
+            return os.open(path, _CREATE, 0o644)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            os.unlink(path)  # a symlink planted at our temp name: never write through it
+            return os.open(path, _CREATE, 0o644)
+        self._dirs.discard(directory)
+        try:
+            self._make_dirs(directory)
+        except FileNotFoundError:  # a directory this run made was removed behind its back
+            self._dirs.clear()
+            self._make_dirs(directory)
+        return os.open(path, _CREATE, 0o644)
+
+    def _make_dirs(self, directory: str) -> None:
+        """``mkdir -p`` from the top down: each level costs one ``mkdir`` the first time
+        this run needs it, and nothing after that."""
+        if directory in self._dirs:
+            return
+        parent = os.path.dirname(directory)
+        if parent != directory:
+            self._make_dirs(parent)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory)
+        self._dirs.add(directory)
 
     def open_atomic(self, path: str) -> _AtomicFile:
         try:
@@ -179,6 +232,7 @@ class FilesystemStorage:
                 current.rmdir()
             except OSError:
                 return
+            self._dirs.discard(str(current))
             current = current.parent
 
     def list_dir(self, path: str) -> list[str]:

@@ -12,7 +12,7 @@ import requests
 
 from ..errors import DigestMismatch, NotFound, SizeMismatch, UpstreamError
 from ..storage import Storage
-from .session import RetryableError, RetryPolicy, check_status, classify
+from .session import RetryableError, RetryPolicy, check_status, open_stream
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +45,16 @@ class Downloader:
         target: str,
         size: int | None,
         sha256: str,
-    ) -> int:
-        """Store the verified body at ``target``; return the bytes downloaded."""
+        *,
+        keep: int = 0,
+    ) -> Fetched:
+        """Store the verified body at ``target``. A body of at most ``keep`` bytes is also
+        handed back, so the caller can read it without reading the file again."""
         last: UpstreamError | None = None
         for url in urls:
 
-            def once(url: str = url) -> int:
-                return self._once(session, storage, url, target, size, sha256)
+            def once(url: str = url) -> Fetched:
+                return self._once(session, storage, url, target, size, sha256, keep)
 
             try:
                 return self.policy.run(f"download {url}", once)
@@ -70,26 +73,27 @@ class Downloader:
         target: str,
         size: int | None,
         sha256: str,
-    ) -> int:
+        keep: int,
+    ) -> Fetched:
         started = time.monotonic()
-        try:
-            response = session.get(url, stream=True, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise classify(url, exc) from exc
-        with response:
+        limit = MAX_UNSIZED if size is None else size
+        with open_stream(session, url, self.timeout) as response:
             if response.status_code == 404:
                 raise NotFound(url)
             check_status(response)
             digest = hashlib.sha256()
             received = 0
+            kept: list[bytes] | None = [] if size is not None and size <= keep else None
             out = storage.open_atomic(target)
             try:
-                for chunk in response.iter_content(CHUNK):
-                    digest.update(chunk)
+                for chunk in response.chunks(CHUNK):
                     received += len(chunk)
-                    if received > (MAX_UNSIZED if size is None else size):
-                        raise SizeMismatch(url, MAX_UNSIZED if size is None else size, received)
+                    if received > limit:
+                        raise SizeMismatch(url, limit, received)
+                    digest.update(chunk)
                     out.write(chunk)
+                    if kept is not None:
+                        kept.append(chunk)
                     if time.monotonic() - started > self.global_timeout:
                         raise RetryableError(url, f"took over {self.global_timeout:.0f}s")
                 if size is not None and received != size:
@@ -97,11 +101,16 @@ class Downloader:
                 actual = digest.hexdigest()
                 if actual != sha256:
                     raise DigestMismatch(url, sha256, actual)
-            except requests.RequestException as exc:
-                out.abort()
-                raise classify(url, exc) from exc
             except BaseException:
                 out.abort()
                 raise
             out.commit()
-            return received
+        return Fetched(received, b"".join(kept) if kept is not None else None)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A stored download: its size, and its bytes when the caller asked to keep them."""
+
+    size: int
+    body: bytes | None = None
