@@ -9,13 +9,15 @@ more than ``workers`` connections.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from .core_metadata import metadata_from_wheel
 from .errors import NotFound, StorageError, UpstreamError
@@ -77,6 +79,91 @@ class _Fetched:
     upstream_paths: frozenset[str]
 
 
+_Key = tuple[_Job, "ReleaseFile | None"]
+_Outcome = tuple[_Key, object, "BaseException | None"]
+
+
+class _Workers:
+    """``count`` threads running tasks from one queue and reporting each outcome on another:
+    no Future per task, one hand-over each way."""
+
+    def __init__(self, count: int) -> None:
+        self.tasks: queue.SimpleQueue[tuple[_Key, Callable[[], object]] | None]
+        self.tasks = queue.SimpleQueue()
+        self.outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
+        self.threads = [
+            threading.Thread(target=self._work, name=f"sync-{n}", daemon=True) for n in range(count)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self) -> None:
+        while (task := self.tasks.get()) is not None:
+            key, call = task
+            try:
+                self.outcomes.put((key, call(), None))
+            except BaseException as exc:
+                self.outcomes.put((key, None, exc))
+
+    def cancel_queued(self) -> int:
+        """Drop the tasks no thread has started; returns how many."""
+        dropped = 0
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.tasks.get_nowait()
+                dropped += 1
+        return dropped
+
+    def close(self) -> None:
+        for _ in self.threads:
+            self.tasks.put(None)
+        for thread in self.threads:
+            thread.join()
+
+
+class _Tasks:
+    """The work in flight: metadata tasks for projects, then file tasks for their files
+    (files first, so a started project finishes before new ones begin).
+
+    Twice as many tasks as threads are queued: the next task is already waiting when a
+    worker finishes one, so no connection waits for the main thread to catch up."""
+
+    def __init__(self, syncer: Syncer, projects: deque[tuple[ProjectName, int]]) -> None:
+        self.syncer = syncer
+        self.projects = projects
+        self.files: deque[tuple[_Job, ReleaseFile]] = deque()
+        self.inflight = 0
+        self.depth = 2 * syncer.options.workers
+
+    def submit(self, workers: _Workers) -> bool:
+        """Top the queue up; False when nothing is left in flight (after a stop, once what
+        had started has settled: tasks no thread started are dropped)."""
+        stop = self.syncer.stop
+        while self.inflight < self.depth and not stop.is_set():
+            if self.files:
+                job, rf = self.files.popleft()
+                workers.tasks.put(((job, rf), partial(self.syncer.file_task, rf)))
+            elif self.projects:
+                name, serial = self.projects.popleft()
+                call = partial(self.syncer.metadata_task, name, serial)
+                workers.tasks.put(((_Job(name, serial), None), call))
+            else:
+                break
+            self.inflight += 1
+        if stop.is_set():
+            self.inflight -= workers.cancel_queued()  # their projects stay in the todo
+        return self.inflight > 0
+
+    def finished(self, workers: _Workers) -> Iterator[_Outcome]:
+        """Wait for at least one task to finish; yield every finished one."""
+        batch = [workers.outcomes.get()]
+        with contextlib.suppress(queue.Empty):
+            while True:
+                batch.append(workers.outcomes.get_nowait())
+        self.inflight -= len(batch)
+        yield from batch
+
+
 class Syncer:
     def __init__(
         self,
@@ -117,29 +204,14 @@ class Syncer:
         Returns early, with in-flight work settled, when ``stop`` is set. Storage errors
         are fatal: they stop the run and propagate.
         """
-        projects = deque(sorted(todo.items()))
-        files: deque[tuple[_Job, ReleaseFile]] = deque()
-        inflight: dict[Future[object], tuple[_Job, ReleaseFile | None]] = {}
+        tasks = _Tasks(self, deque(sorted(todo.items())))
         fatal: BaseException | None = None
-        with ThreadPoolExecutor(self.options.workers, thread_name_prefix="sync") as pool:
-            while True:
-                while len(inflight) < self.options.workers and not self.stop.is_set():
-                    if files:
-                        job, next_file = files.popleft()
-                        inflight[pool.submit(self._file_task, next_file)] = (job, next_file)
-                    elif projects:
-                        name, serial = projects.popleft()
-                        job = _Job(name, serial)
-                        inflight[pool.submit(self._metadata_task, name, serial)] = (job, None)
-                    else:
-                        break
-                if not inflight:
-                    break
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job, rf = inflight.pop(future)
+        workers = _Workers(self.options.workers)
+        try:
+            while tasks.submit(workers):
+                for (job, rf), value, error in tasks.finished(workers):
                     try:
-                        result = self._settle(job, rf, future, files)
+                        result = self._settle(job, rf, value, error, tasks.files)
                     except StorageError as exc:
                         fatal = fatal or exc
                         self.stop.set()
@@ -149,6 +221,8 @@ class Syncer:
                         if result.failure and self.options.stop_on_error:
                             log.error("stop-on-error is set: stopping after %s", result.name)
                             self.stop.set()
+        finally:
+            workers.close()
         if fatal is not None:
             raise fatal
 
@@ -156,20 +230,21 @@ class Syncer:
         self,
         job: _Job,
         rf: ReleaseFile | None,
-        future: Future[object],
+        value: object,
+        error: BaseException | None,
         files: deque[tuple[_Job, ReleaseFile]],
     ) -> ProjectResult | None:
         """Account for one finished task; return the project's result once it is done."""
-        try:
-            value = future.result()
-        except StorageError:
-            raise
-        except UpstreamError as exc:
-            log.error("%s: %s", job.name, exc)
-            return ProjectResult(job.name, job.name, job.expected, failure=str(exc))
-        except Exception as exc:  # a bug or an unforeseen upstream answer: one project
-            log.exception("%s: unexpected error", job.name)
-            return ProjectResult(job.name, job.name, job.expected, failure=repr(exc))
+        if isinstance(error, StorageError):
+            raise error
+        if isinstance(error, UpstreamError):
+            log.error("%s: %s", job.name, error)
+            return ProjectResult(job.name, job.name, job.expected, failure=str(error))
+        if isinstance(error, Exception):  # a bug or an unforeseen upstream answer: one project
+            log.error("%s: unexpected error", job.name, exc_info=error)
+            return ProjectResult(job.name, job.name, job.expected, failure=repr(error))
+        if error is not None:
+            raise error
         if rf is None:
             assert isinstance(value, _Fetched)
             if value.project is None:
@@ -245,7 +320,7 @@ class Syncer:
         return [self.pruner.remove(name, 0, excluded=True) for name in sorted(names)]
 
     # -- worker threads ------------------------------------------------------------------
-    def _metadata_task(self, name: ProjectName, expected: int) -> _Fetched:
+    def metadata_task(self, name: ProjectName, expected: int) -> _Fetched:
         try:
             project = self.metadata.fetch(self.sessions.get(), name, expected)
         except NotFound:
@@ -258,7 +333,7 @@ class Syncer:
             return False
         return self.options.compare_method == "stat" or self.storage.sha256(path) == sha256
 
-    def _file_task(self, rf: ReleaseFile) -> FileOutcome:
+    def file_task(self, rf: ReleaseFile) -> FileOutcome:
         target = package_file(rf.path)
         session = self.sessions.get()
         with self._stripes[hash(target) % len(self._stripes)]:

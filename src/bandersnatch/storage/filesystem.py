@@ -162,13 +162,14 @@ class FilesystemStorage:
 
     def open_read(self, path: str) -> BinaryIO:
         try:
-            return open(self.resolve(path), "rb")
+            return open(self.abspath(path), "rb")
         except OSError as exc:
             raise StorageError(path, _explain(exc)) from exc
 
     def read_bytes(self, path: str) -> bytes | None:
         try:
-            return self.resolve(path).read_bytes()
+            with open(self.abspath(path), "rb", buffering=0) as fh:
+                return fh.readall()
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -176,14 +177,14 @@ class FilesystemStorage:
 
     def size(self, path: str) -> int | None:
         try:
-            return self.resolve(path).stat().st_size
+            return os.stat(self.abspath(path)).st_size
         except FileNotFoundError:
             return None
 
     def sha256(self, path: str) -> str | None:
         digest = hashlib.sha256()
         try:
-            with open(self.resolve(path), "rb") as fh:
+            with open(self.abspath(path), "rb", buffering=0) as fh:
                 while chunk := fh.read(_CHUNK):
                     digest.update(chunk)
         except FileNotFoundError:
@@ -193,11 +194,15 @@ class FilesystemStorage:
         return digest.hexdigest()
 
     def append_line(self, path: str, line: str) -> None:
-        target = self.resolve(path)
+        target = self.abspath(path)
+        data = (line.rstrip("\n") + "\n").encode("utf-8")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "a", encoding="utf-8") as fh:
-                fh.write(line.rstrip("\n") + "\n")
+            self._make_dirs(os.path.dirname(target))
+            fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise StorageError(path, _explain(exc)) from exc
 
@@ -215,9 +220,8 @@ class FilesystemStorage:
             raise StorageError(path, _explain(exc)) from exc
 
     def delete(self, path: str) -> bool:
-        target = self.resolve(path)
         try:
-            target.unlink()
+            os.unlink(self.abspath(path))
         except FileNotFoundError:
             return False
         except OSError as exc:

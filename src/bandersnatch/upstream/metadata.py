@@ -18,10 +18,13 @@ import requests
 from ..errors import BadUpstreamData, NotFound, StaleResponse, UnsafePath, UpstreamError
 from ..models import Project, ProjectName, ReleaseFile, normalize
 from ..paths import check_project_name, packages_path
-from .session import RetryableError, RetryPolicy, check_status, classify
+from .session import RetryableError, RetryPolicy, check_status, open_stream
 from .simple import SIMPLE_JSON, parse_simple_project
 
 log = logging.getLogger(__name__)
+
+MAX_DOCUMENT = 64 * 1024 * 1024
+"""The largest project document read (PyPI's largest JSON API documents are a few MB)."""
 
 
 class _Stale(RetryableError):
@@ -82,15 +85,12 @@ class MetadataClient:
             raise StaleResponse(url, stale.expected, stale.got) from None
 
     def _get(self, session: requests.Session, url: str, expected: int) -> Project:
-        headers = {"Accept": SIMPLE_JSON} if self.source == "simple" else {}
-        try:
-            response = session.get(url, timeout=self.timeout, headers=headers)
-        except requests.RequestException as exc:
-            raise classify(url, exc) from exc
-        if response.status_code == 404:
-            raise NotFound(url)
-        check_status(response)
-        body = response.content
+        headers = {"Accept": SIMPLE_JSON} if self.source == "simple" else None
+        with open_stream(session, url, self.timeout, headers) as response:
+            if response.status_code == 404:
+                raise NotFound(url)
+            check_status(response)
+            body = response.read(MAX_DOCUMENT)
         try:
             doc = json.loads(body)
         except ValueError as exc:

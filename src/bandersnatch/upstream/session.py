@@ -113,6 +113,16 @@ class Body:
         self.close = close
         """Give the connection back (or drop it, when the body was not read to the end)."""
 
+    def read(self, limit: int) -> bytes:
+        """The whole (decoded) body; an error if it is longer than ``limit`` bytes."""
+        parts, received = [], 0
+        for chunk in self.chunks(256 * 1024):
+            received += len(chunk)
+            if received > limit:
+                raise UpstreamError(self.url, f"response is larger than {limit} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
+
     def __enter__(self) -> Body:
         return self
 
@@ -123,25 +133,35 @@ class Body:
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
 
-def open_stream(session: requests.Session, url: str, timeout: float) -> Body:
-    """GET ``url`` to stream its body, through the session's own urllib3 connection pool.
+def open_stream(
+    session: requests.Session,
+    url: str,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+) -> Body:
+    """GET ``url`` (with ``headers`` on top of the session's) to stream its body, through
+    the session's own urllib3 connection pool.
 
     A download needs none of what ``requests`` adds to a request (cookies, hooks, auth,
     redirect bookkeeping, a Response object), and at PyPI's file counts that work cost
     about a third of the CPU of a small download. A URL that needs it (through a proxy,
     with credentials, a custom transport) and any redirect go through ``session.get``."""
     adapter = session.get_adapter(url)
+    parts = urlsplit(url)
     if (
         isinstance(adapter, requests.adapters.HTTPAdapter)
-        and "@" not in urlsplit(url).netloc
+        and "@" not in parts.netloc
         and not requests.utils.select_proxy(url, session.proxies)
     ):
         pool = _pool(session, adapter, url)
         try:
+            target = parts.path or "/"
+            if parts.query:
+                target += "?" + parts.query
             raw = pool.urlopen(
                 "GET",
-                url,
-                headers={k: str(v) for k, v in session.headers.items()},
+                requests.utils.requote_uri(target),  # as requests sends it: origin-form
+                headers={**{k: str(v) for k, v in session.headers.items()}, **(headers or {})},
                 redirect=False,
                 assert_same_host=False,
                 preload_content=False,
@@ -156,7 +176,7 @@ def open_stream(session: requests.Session, url: str, timeout: float) -> Body:
         raw.drain_conn()
         raw.release_conn()
     try:
-        response = session.get(url, stream=True, timeout=timeout)
+        response = session.get(url, stream=True, timeout=timeout, headers=headers)
     except requests.RequestException as exc:
         raise classify(url, exc) from exc
 
