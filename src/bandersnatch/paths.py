@@ -14,6 +14,7 @@ from .models import ProjectName
 
 _NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _MAX_SEGMENT = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_segment(segment: str, what: str) -> None:
@@ -22,7 +23,7 @@ def check_segment(segment: str, what: str) -> None:
         raise UnsafePath(segment, f"{what} is empty or a dot segment")
     if "/" in segment or "\\" in segment:
         raise UnsafePath(segment, f"{what} contains a path separator")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in segment):
+    if _CONTROL.search(segment):
         raise UnsafePath(segment.encode("unicode_escape").decode(), f"{what} has a control char")
     if len(segment.encode("utf-8", "surrogatepass")) > _MAX_SEGMENT:
         raise UnsafePath(segment[:40] + "...", f"{what} is longer than {_MAX_SEGMENT} bytes")
