@@ -106,6 +106,15 @@ class UpstreamError(BandersnatchError):
         super().__init__(f"{url}: {reason}")
 
 
+class RetryableError(UpstreamError):
+    """A failure worth another try: connection trouble, timeout, 5xx, 429."""
+
+    def __init__(self, url: str, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(url, reason)
+        self.retry_after = retry_after
+        """Seconds upstream asked us to wait (``Retry-After``), if it said."""
+
+
 class NotFound(UpstreamError):
     """Upstream answered 404."""
 

@@ -7,6 +7,7 @@ pages and the syncer only ever see these records, never raw dicts.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -18,9 +19,25 @@ ProjectName = NewType("ProjectName", str)
 """A project name normalized with ``packaging.utils.canonicalize_name``."""
 
 
+MAX_NAME = 255
+"""The longest project name (in bytes) a mirror accepts: one directory name."""
+_VALID_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?", re.ASCII)
+
+
 def normalize(name: str) -> ProjectName:
     """Normalize a display name once, at intake (PEP 503)."""
     return ProjectName(canonicalize_name(name))
+
+
+def project_name(display: object) -> ProjectName | None:
+    """The normalized name of a valid project name (PEP 508: ASCII letters and digits,
+    ``.``, ``_`` and ``-`` inside, at most ``MAX_NAME`` characters), or None: data from
+    upstream that is not a name is never made into a directory."""
+    if not isinstance(display, str) or len(display) > MAX_NAME:
+        return None
+    if not _VALID_NAME.fullmatch(display):
+        return None
+    return normalize(display)
 
 
 class SimpleFormat(enum.Enum):

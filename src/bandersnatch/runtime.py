@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from . import filters
 from .config import Config
+from .config.records import MirrorConfig
 from .pages import PageOptions
 from .pruning import DeletionGuard
 from .publish import Publisher
@@ -20,8 +21,15 @@ from .upstream.changelog import ChangelogClient
 from .upstream.download import Downloader
 from .upstream.feeds import ChangeFeed, SimpleIndexFeed, XmlRpcFeed
 from .upstream.metadata import MetadataClient
+from .upstream.policy import HostPolicy
 from .upstream.session import RetryPolicy, SessionFactory
 from .upstream.simple import SimpleFeed
+
+
+def host_policy(m: MirrorConfig) -> HostPolicy:
+    """Where this mirror's requests may go (``upstream.policy``)."""
+    extra = [m.download_mirror] if m.download_mirror else []
+    return HostPolicy.build(m.master, extra, m.file_hosts, allow_http=m.allow_non_https)
 
 
 @dataclass
@@ -56,7 +64,7 @@ class Runtime:
             config=config,
             storage=storage,
             state=MirrorState(storage),
-            sessions=SessionFactory(m.timeout, m.proxy, m.master),
+            sessions=SessionFactory(m.timeout, m.proxy, m.master, host_policy(m)),
             policy=RetryPolicy(retries=m.retries, backoff=m.retry_backoff),
             publisher=publisher,
             filters=filters.build(config.filters),
@@ -66,8 +74,12 @@ class Runtime:
         m = self.config.mirror
         session = self.sessions.new()
         if m.change_feed == "simple":
-            return SimpleIndexFeed(SimpleFeed(session, m.master, m.timeout, self.policy))
-        return XmlRpcFeed(ChangelogClient(session, m.master, m.timeout, self.policy))
+            return SimpleIndexFeed(
+                SimpleFeed(session, m.master, m.timeout, self.policy, m.global_timeout)
+            )
+        return XmlRpcFeed(
+            ChangelogClient(session, m.master, m.timeout, self.policy, m.global_timeout)
+        )
 
     def metadata_client(self) -> MetadataClient:
         m = self.config.mirror
@@ -77,6 +89,7 @@ class Runtime:
             self.policy,
             cache_bust=m.cache_bust,
             source="simple" if m.change_feed == "simple" else "json",
+            deadline=m.global_timeout,
         )
 
     def downloader(self) -> Downloader:

@@ -24,6 +24,7 @@ from .values import (
     boolean,
     choice,
     existing_file,
+    host_list,
     integer,
     number,
     parse_value,
@@ -73,6 +74,7 @@ MIRROR_KEYS: dict[str, tuple[str, Parse]] = {
     "prune-filtered": ("prune_filtered", boolean),
     "retries": ("retries", integer(0, 20)),
     "retry-backoff": ("retry_backoff", number(0.0)),
+    "file-hosts": ("file_hosts", host_list),
 }
 """INI key (pypa/bandersnatch spelling, aliases included) -> (MirrorConfig field, parser)."""
 

@@ -53,6 +53,8 @@ class MirrorConfig:
     prune_filtered: bool = True
     retries: int = 3
     retry_backoff: float = 1.0
+    file_hosts: tuple[tuple[str, int | None], ...] = (("files.pythonhosted.org", None),)
+    """Hosts (and ports) file URLs may name, besides the master and download-mirror."""
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,29 @@ def storage_backend(raw: str) -> str:
     return "filesystem"
 
 
+HostPort = tuple[str, "int | None"]
+"""A host and an explicit port, or None for the scheme's default port."""
+
+
+def host_port(entry: str) -> HostPort:
+    """``host``, ``host:port`` or ``[v6]:port`` -> (lowercase host, port or None)."""
+    text = entry.strip().lower()
+    host, sep, port = text.rpartition(":")
+    if not sep or text.endswith("]"):
+        host, port = text, ""
+    elif not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{entry!r} is not a host or host:port")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or any(c in host for c in "/@?#[] \t"):
+        raise ValueError(f"{entry!r} is not a host or host:port")
+    return host, int(port) if port else None
+
+
+def host_list(raw: str) -> tuple[HostPort, ...]:
+    """Hosts separated by whitespace or commas."""
+    return tuple(host_port(entry) for entry in re.split(r"[\s,]+", raw.strip()) if entry)
+
+
 def regex_lines(raw: str) -> list[str]:
     lines = [line.strip() for line in raw.splitlines() if line.strip()]
     for line in lines:

@@ -6,28 +6,39 @@ import logging
 import xmlrpc.client
 from collections.abc import Iterator
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 import requests
 
-from ..errors import BadUpstreamData, FeedUnavailable, RateLimited, UpstreamError
-from ..models import ProjectName, normalize
-from .session import RetryableError, RetryPolicy, check_status, classify
+from ..errors import BadUpstreamData, FeedUnavailable, RateLimited, RetryableError, UpstreamError
+from ..models import ProjectName, project_name
+from .http import check_status, open_stream
+from .session import RetryPolicy
 
 log = logging.getLogger(__name__)
 
+MAX_ANSWER = 512 * 1024 * 1024
+"""The largest XML-RPC answer read (``list_packages_with_serial`` is about 40 MB on PyPI)."""
 PAGE_SIZE = 50_000
 """PyPI returns at most this many rows per ``changelog_since_serial`` call."""
 RATE_LIMIT_FAULT = -32500
 
 
 class RequestsTransport(xmlrpc.client.Transport):
-    """An xmlrpc Transport that sends through a requests session (timeouts, proxy, UA)."""
+    """An xmlrpc Transport that sends through the shared session (timeouts, proxy, UA,
+    host policy) and reads the answer under the request deadline and a size cap.
 
-    def __init__(self, session: requests.Session, url: str, timeout: float) -> None:
+    An answer that declares a DTD or entities is refused before it is parsed: XML-RPC
+    never needs them, and entity expansion is how an answer becomes a memory bomb."""
+
+    def __init__(
+        self, session: requests.Session, url: str, timeout: float, deadline: float = 1800.0
+    ) -> None:
         super().__init__()
         self._session = session
         self._url = url
         self._timeout = timeout
+        self._deadline = deadline
 
     def request(
         self,
@@ -36,22 +47,29 @@ class RequestsTransport(xmlrpc.client.Transport):
         request_body: Any,
         verbose: bool = False,
     ) -> tuple[Any, ...]:
-        try:
-            response = self._session.post(
-                self._url,
-                data=request_body,
-                headers={"Content-Type": "text/xml"},
-                timeout=self._timeout,
-            )
-        except requests.RequestException as exc:
-            raise classify(self._url, exc) from exc
-        if response.status_code in (404, 405, 410, 501):
-            raise FeedUnavailable(self._url, f"HTTP {response.status_code}: no XML-RPC here")
-        check_status(response)
+        headers = {"Content-Type": "text/xml"}
+        with open_stream(
+            self._session,
+            self._url,
+            self._timeout,
+            headers,
+            deadline=self._deadline,
+            method="POST",
+            data=request_body,
+        ) as response:
+            if response.status_code in (404, 405, 410, 501):
+                raise FeedUnavailable(self._url, f"HTTP {response.status_code}: no XML-RPC here")
+            check_status(response)
+            body = response.read(MAX_ANSWER)
+        if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+            raise BadUpstreamData(self._url, "XML-RPC answer declares a DTD or entities")
         parser, unmarshaller = self.getparser()
-        parser.feed(response.content)
-        parser.close()
-        result: tuple[Any, ...] = unmarshaller.close()
+        try:
+            parser.feed(body)
+            parser.close()
+            result: tuple[Any, ...] = unmarshaller.close()
+        except (ExpatError, ValueError, TypeError, IndexError) as exc:
+            raise BadUpstreamData(self._url, f"XML-RPC answer does not parse: {exc}") from None
         return result
 
 
@@ -59,10 +77,15 @@ class ChangelogClient:
     """PyPI's XML-RPC change feed, with retries and rate-limit backoff."""
 
     def __init__(
-        self, session: requests.Session, master: str, timeout: float, policy: RetryPolicy
+        self,
+        session: requests.Session,
+        master: str,
+        timeout: float,
+        policy: RetryPolicy,
+        deadline: float = 1800.0,
     ) -> None:
         self.url = f"{master}/pypi"
-        transport = RequestsTransport(session, self.url, timeout)
+        transport = RequestsTransport(session, self.url, timeout, deadline)
         self._proxy = xmlrpc.client.ServerProxy(self.url, transport=transport, allow_none=True)
         # One feed call stands between the run and all its work: be more patient with it.
         self._policy = RetryPolicy(retries=max(policy.retries, 5), backoff=policy.backoff)
@@ -96,8 +119,11 @@ class ChangelogClient:
             raise BadUpstreamData(self.url, "list_packages_with_serial did not return a map")
         result: dict[ProjectName, tuple[str, int]] = {}
         for display, serial in value.items():
-            if isinstance(display, str) and isinstance(serial, int):
-                result[normalize(display)] = (display, serial)
+            name = project_name(display)
+            if name is None or not isinstance(serial, int) or isinstance(serial, bool):
+                log.warning("list_packages_with_serial: skipped %r: not a project name", display)
+                continue
+            result[name] = (display, serial)
         return result
 
     def changes_since(self, serial: int) -> Iterator[tuple[ProjectName, str, int]]:
@@ -107,22 +133,36 @@ class ChangelogClient:
             rows = self._call("changelog_since_serial", current)
             if not isinstance(rows, list):
                 raise BadUpstreamData(self.url, "changelog_since_serial did not return a list")
+            start = current
             for row in rows:
-                name, action, row_serial = _parse_row(self.url, row)
+                parsed = _parse_row(row)
+                if parsed is None:
+                    log.warning("changelog: skipped a malformed row: %.200r", row)
+                    continue
+                name, action, row_serial = parsed
                 current = max(current, row_serial)
+                if name is None:
+                    log.warning("changelog: skipped %.200r: not a project name", row[0])
+                    continue
                 yield name, action, row_serial
             if len(rows) < PAGE_SIZE:
                 return
+            if current <= start:
+                raise BadUpstreamData(
+                    self.url, f"a full changelog page did not advance past serial {start}"
+                )
 
 
 class _RateLimitedFault(RetryableError):
     pass
 
 
-def _parse_row(url: str, row: Any) -> tuple[ProjectName, str, int]:
+def _parse_row(row: Any) -> tuple[ProjectName | None, str, int] | None:
+    """(name or None when it is not a project name, action, serial); None when the row
+    itself is malformed."""
     if not isinstance(row, list | tuple) or len(row) < 5:
-        raise BadUpstreamData(url, f"changelog row is malformed: {row!r}")
+        return None
     name, _version, _ts, action, serial = row[:5]
-    if not isinstance(name, str) or not isinstance(serial, int):
-        raise BadUpstreamData(url, f"changelog row is malformed: {row!r}")
-    return normalize(name), str(action), serial
+    if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
+        return None
+    return project_name(name), str(action), serial

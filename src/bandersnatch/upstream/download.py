@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from dataclasses import dataclass
 
 import requests
 
-from ..errors import DigestMismatch, NotFound, SizeMismatch, UpstreamError
+from ..errors import DigestMismatch, NotFound, RetryableError, SizeMismatch, UpstreamError
 from ..storage import Storage
-from .session import RetryableError, RetryPolicy, check_status, open_stream
+from .http import check_status, open_stream
+from .session import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,8 @@ class Downloader:
         sha256: str,
         keep: int,
     ) -> Fetched:
-        started = time.monotonic()
         limit = MAX_UNSIZED if size is None else size
-        with open_stream(session, url, self.timeout) as response:
+        with open_stream(session, url, self.timeout, deadline=self.global_timeout) as response:
             if response.status_code == 404:
                 raise NotFound(url)
             check_status(response)
@@ -94,8 +93,6 @@ class Downloader:
                     out.write(chunk)
                     if kept is not None:
                         kept.append(chunk)
-                    if time.monotonic() - started > self.global_timeout:
-                        raise RetryableError(url, f"took over {self.global_timeout:.0f}s")
                 if size is not None and received != size:
                     raise RetryableError(url, f"body ended after {received} of {size} bytes")
                 actual = digest.hexdigest()

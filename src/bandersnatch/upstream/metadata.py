@@ -6,19 +6,28 @@ would escape the mirror is refused here and recorded in ``Project.refused``.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urljoin
 
 import requests
 
-from ..errors import BadUpstreamData, NotFound, StaleResponse, UnsafePath, UpstreamError
-from ..models import Project, ProjectName, ReleaseFile, normalize
+from ..errors import (
+    BadUpstreamData,
+    NotFound,
+    RetryableError,
+    StaleResponse,
+    UnsafePath,
+    UpstreamError,
+)
+from ..models import Project, ProjectName, ReleaseFile, project_name
 from ..paths import check_project_name, packages_path
-from .session import RetryableError, RetryPolicy, check_status, open_stream
+from . import fields
+from .http import MirrorSession, check_status, json_document, open_stream
+from .session import RetryPolicy
 from .simple import SIMPLE_JSON, parse_simple_project
 
 log = logging.getLogger(__name__)
@@ -46,9 +55,11 @@ class MetadataClient:
         policy: RetryPolicy,
         cache_bust: bool = True,
         source: str = "json",
+        deadline: float = 1800.0,
     ) -> None:
         self.master = master
         self.timeout = timeout
+        self.deadline = deadline
         self.policy = policy
         self.cache_bust = cache_bust
         self.source = source
@@ -69,7 +80,9 @@ class MetadataClient:
         check_project_name(name)
         url = self.url_for(name)
         try:
-            return self.policy.run(f"{name} metadata", lambda: self._get(session, url, expected))
+            return self.policy.run(
+                f"{name} metadata", lambda: self._get(session, name, url, expected)
+            )
         except _Stale as stale:
             if not self.cache_bust:
                 raise StaleResponse(url, stale.expected, stale.got) from None
@@ -80,27 +93,46 @@ class MetadataClient:
             log.debug("%s: 404, confirming with origin", name)
         busted = f"{url}?cache-bust={uuid.uuid4().hex}"
         try:
-            return self._get(session, busted, expected)
+            return self._get(session, name, busted, expected)
         except _Stale as stale:
             raise StaleResponse(url, stale.expected, stale.got) from None
 
-    def _get(self, session: requests.Session, url: str, expected: int) -> Project:
+    def _get(
+        self, session: requests.Session, name: ProjectName, url: str, expected: int
+    ) -> Project:
         headers = {"Accept": SIMPLE_JSON} if self.source == "simple" else None
-        with open_stream(session, url, self.timeout, headers) as response:
+        with open_stream(session, url, self.timeout, headers, deadline=self.deadline) as response:
             if response.status_code == 404:
                 raise NotFound(url)
             check_status(response)
             body = response.read(MAX_DOCUMENT)
-        try:
-            doc = json.loads(body)
-        except ValueError as exc:
-            raise RetryableError(url, f"response is not JSON: {exc}") from exc
+        doc = json_document(url, body)
         serial = _serial(response.headers.get("X-PyPI-Last-Serial"), doc, self.source)
         if expected and (serial is None or serial < expected):
             raise _Stale(url, expected, serial)
         if self.source == "simple":
-            return parse_simple_project(response.url, doc, serial)
-        return parse_project(url, doc, body, serial)
+            project = parse_simple_project(response.url, doc, serial, name)
+        else:
+            project = parse_project(url, doc, body, serial)
+        return _within_hosts(session, project)
+
+
+def _within_hosts(session: requests.Session, project: Project) -> Project:
+    """The project without the files whose URLs the session's host policy refuses (they
+    join ``refused``: the page will not list them, and nothing asks their host)."""
+    hosts = session.policy if isinstance(session, MirrorSession) else None
+    if hosts is None:
+        return project
+    kept, refused = [], list(project.refused)
+    for release_file in project.files:
+        why = hosts.refusal(release_file.url)
+        if why is None:
+            kept.append(release_file)
+        else:
+            refused.append((release_file.filename, f"file URL refused: {why}"))
+    if len(kept) == len(project.files):
+        return project
+    return replace(project, files=tuple(kept), refused=tuple(refused))
 
 
 def _serial(header: str | None, doc: Any, source: str) -> int | None:
@@ -130,15 +162,21 @@ def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Projec
     if serial is None:
         body_serial = doc.get("last_serial")
         serial = body_serial if isinstance(body_serial, int) else 0
-    name = normalize(display)
+    name = project_name(display)
+    if name is None:
+        raise BadUpstreamData(url, f"info.name is not a project name: {display!r:.80}")
     asked = url.rstrip("/").split("/")[-2]
     if name != asked:
         raise BadUpstreamData(url, f"asked for {asked!r} but got the project {display!r}")
     files: list[ReleaseFile] = []
     refused: list[tuple[str, str]] = []
     seen: set[str] = set()
+    versions = [v for v in releases if fields.text(v) is not None]
     for version, entries in releases.items():
         for entry in entries if isinstance(entries, list) else []:
+            if fields.text(version) is None:
+                refused.append((f"a file of release {version!r:.80}", "not a usable version"))
+                continue
             try:
                 release_file = parse_file(url, str(version), entry)
             except (UnsafePath, UpstreamError) as exc:
@@ -154,7 +192,7 @@ def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Projec
         name=name,
         display_name=display,
         serial=serial,
-        versions=tuple(str(v) for v in releases),
+        versions=tuple(versions),
         files=tuple(files),
         json_document=body,
         refused=tuple(refused),
@@ -175,51 +213,37 @@ def _frozen_info(info: dict[str, Any]) -> MappingProxyType[str, object]:
     return MappingProxyType({str(k): freeze(v) for k, v in info.items()})
 
 
-def _hex(value: Any, length: int) -> str | None:
-    if isinstance(value, str) and len(value) == length:
-        try:
-            int(value, 16)
-        except ValueError:
-            return None
-        return value.lower()
-    return None
-
-
 def parse_file(url: str, version: str, entry: Any) -> ReleaseFile:
+    """One file entry of the JSON API; BadUpstreamData or UnsafePath refuse it."""
     if not isinstance(entry, dict):
         raise BadUpstreamData(url, "file entry is not an object")
-    filename, file_url = entry.get("filename"), entry.get("url")
-    raw_digests = entry.get("digests")
-    digests: dict[str, Any] = raw_digests if isinstance(raw_digests, dict) else {}
-    sha256 = _hex(digests.get("sha256"), 64)
-    size = entry.get("size")
-    if not isinstance(filename, str) or not isinstance(file_url, str):
-        raise BadUpstreamData(url, "file entry lacks filename or url")
-    if sha256 is None or not isinstance(size, int) or size < 0:
+    filename, file_url = fields.text(entry.get("filename")), fields.text(entry.get("url"))
+    checked = fields.digests(entry.get("digests"))
+    size = fields.size(entry.get("size"))
+    if filename is None or file_url is None:
+        raise BadUpstreamData(url, "file entry lacks a usable filename or url")
+    if "sha256" not in checked or size is None:
         raise BadUpstreamData(url, f"{filename}: no valid sha256 digest or size")
+    optional = ("requires_python", "yanked_reason", "upload_time_iso_8601", "packagetype")
+    if not all(fields.is_text(entry.get(key)) for key in (*optional, "python_version")):
+        raise BadUpstreamData(url, f"{filename}: a text field is not valid Unicode")
     file_url = urljoin(url, file_url)  # PyPI's are absolute; some proxies' are relative
-    path = packages_path(file_url, filename)
     core = entry.get("core-metadata", entry.get("data-dist-info-metadata"))
-    core_sha = _hex(core.get("sha256"), 64) if isinstance(core, dict) else None
-    requires = entry.get("requires_python")
-    reason = entry.get("yanked_reason")
     return ReleaseFile(
         filename=filename,
         url=file_url,
-        path=path,
+        path=packages_path(file_url, filename),
         version=version,
         size=size,
-        sha256=sha256,
-        digests={k: str(v) for k, v in digests.items() if isinstance(v, str)},
-        packagetype=str(entry.get("packagetype") or ""),
-        python_version=str(entry.get("python_version") or ""),
-        requires_python=requires if isinstance(requires, str) and requires else None,
+        sha256=checked["sha256"],
+        digests=checked,
+        packagetype=fields.text(entry.get("packagetype")) or "",
+        python_version=fields.text(entry.get("python_version")) or "",
+        requires_python=fields.text(entry.get("requires_python")),
         yanked=bool(entry.get("yanked", False)),
-        yanked_reason=reason if isinstance(reason, str) and reason else None,
-        upload_time=_str_or_none(entry.get("upload_time_iso_8601")),
-        core_metadata_sha256=core_sha,
+        yanked_reason=fields.text(entry.get("yanked_reason")),
+        upload_time=fields.text(entry.get("upload_time_iso_8601")),
+        core_metadata_sha256=(
+            fields.hex_digest(core.get("sha256"), 64) if isinstance(core, dict) else None
+        ),
     )
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

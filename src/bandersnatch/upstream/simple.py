@@ -6,7 +6,6 @@ This is what lets a bandersnatch mirror, or any index without XML-RPC, be the up
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 from urllib.parse import urljoin
@@ -20,19 +19,17 @@ from packaging.utils import (
 )
 
 from ..errors import BadUpstreamData, UnsafePath, UpstreamError
-from ..models import Project, ProjectName, ReleaseFile, normalize
+from ..models import Project, ProjectName, ReleaseFile, project_name
 from ..paths import packages_path
-from .session import RetryPolicy, check_status, classify
+from . import fields
+from .http import check_status, json_document, open_stream
+from .session import RetryPolicy
 
 log = logging.getLogger(__name__)
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
-
-
-def _hex64(value: Any) -> str | None:
-    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
-        return value
-    return None
+MAX_ROOT = 512 * 1024 * 1024
+"""The largest root index read (PyPI's JSON root is about 40 MB at 700,000 projects)."""
 
 
 def version_from_filename(filename: str) -> str:
@@ -46,42 +43,52 @@ def version_from_filename(filename: str) -> str:
 
 
 def _simple_file(page_url: str, entry: Any) -> ReleaseFile:
+    """One file entry of a PEP 691 page; BadUpstreamData or UnsafePath refuse it."""
     if not isinstance(entry, dict):
         raise BadUpstreamData(page_url, "file entry is not an object")
-    filename, url = entry.get("filename"), entry.get("url")
-    hashes = entry.get("hashes") if isinstance(entry.get("hashes"), dict) else {}
-    sha256 = _hex64(hashes.get("sha256") if hashes else None)
-    size = entry.get("size")
-    if not isinstance(filename, str) or not isinstance(url, str):
-        raise BadUpstreamData(page_url, "file entry lacks filename or url")
-    if sha256 is None or not isinstance(size, int) or size < 0:
+    filename, url = fields.text(entry.get("filename")), fields.text(entry.get("url"))
+    hashes = fields.digests(entry.get("hashes"))
+    size = fields.size(entry.get("size"))
+    if filename is None or url is None:
+        raise BadUpstreamData(page_url, "file entry lacks a usable filename or url")
+    if "sha256" not in hashes or size is None:
         raise BadUpstreamData(page_url, f"{filename}: no sha256 hash or size (API 1.1 needed)")
+    yanked = entry.get("yanked", False)
+    if not all(fields.is_text(entry.get(k)) for k in ("requires-python", "upload-time")) or (
+        isinstance(yanked, str) and not fields.is_text(yanked)
+    ):
+        raise BadUpstreamData(page_url, f"{filename}: a text field is not valid Unicode")
     absolute = urljoin(page_url, url)
     core = entry.get("core-metadata", entry.get("dist-info-metadata"))
-    yanked = entry.get("yanked", False)
-    requires = entry.get("requires-python")
-    upload = entry.get("upload-time")
     return ReleaseFile(
         filename=filename,
         url=absolute,
         path=packages_path(absolute, filename),
         version=version_from_filename(filename),
         size=size,
-        sha256=sha256,
-        digests={"sha256": sha256},
-        requires_python=requires if isinstance(requires, str) and requires else None,
+        sha256=hashes["sha256"],
+        digests=hashes,
+        requires_python=fields.text(entry.get("requires-python")),
         yanked=bool(yanked),
-        yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
-        upload_time=upload if isinstance(upload, str) and upload else None,
-        core_metadata_sha256=_hex64(core.get("sha256")) if isinstance(core, dict) else None,
+        yanked_reason=fields.text(yanked) if isinstance(yanked, str) else None,
+        upload_time=fields.text(entry.get("upload-time")),
+        core_metadata_sha256=(
+            fields.hex_digest(core.get("sha256"), 64) if isinstance(core, dict) else None
+        ),
     )
 
 
-def parse_simple_project(page_url: str, doc: Any, serial: int | None) -> Project:
-    """A PEP 691 project page -> Project. Unsafe files are refused, not fatal."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("name"), str):
-        raise BadUpstreamData(page_url, "simple page has no 'name'")
-    name = normalize(doc["name"])
+def parse_simple_project(
+    page_url: str, doc: Any, serial: int | None, asked: ProjectName
+) -> Project:
+    """A PEP 691 project page -> Project. Unsafe files are refused, not fatal; a page for
+    another project than ``asked`` is refused whole."""
+    display = doc.get("name") if isinstance(doc, dict) else None
+    name = project_name(display)
+    if name is None:
+        raise BadUpstreamData(page_url, f"simple page has no valid 'name': {display!r:.80}")
+    if name != asked:
+        raise BadUpstreamData(page_url, f"asked for {asked!r} but got the page of {display!r}")
     files: list[ReleaseFile] = []
     refused: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -101,7 +108,7 @@ def parse_simple_project(page_url: str, doc: Any, serial: int | None) -> Project
         versions = sorted({f.version for f in files if f.version})
     return Project(
         name=name,
-        display_name=doc["name"],
+        display_name=str(display),
         serial=serial or 0,
         versions=tuple(str(v) for v in versions),
         files=tuple(files),
@@ -113,12 +120,18 @@ class SimpleFeed:
     """The change feed read from the JSON root index's per-project ``_last-serial``."""
 
     def __init__(
-        self, session: requests.Session, master: str, timeout: float, policy: RetryPolicy
+        self,
+        session: requests.Session,
+        master: str,
+        timeout: float,
+        policy: RetryPolicy,
+        deadline: float = 1800.0,
     ) -> None:
         self.url = f"{master}/simple/"
         self._session = session
         self._timeout = timeout
         self._policy = policy
+        self._deadline = deadline
 
     def snapshot(self) -> tuple[int, dict[ProjectName, tuple[str, int]]]:
         """(index serial, {project: (display name, serial)}) from one request."""
@@ -129,27 +142,25 @@ class SimpleFeed:
             raise BadUpstreamData(self.url, "root index has no 'projects' list")
         listed: dict[ProjectName, tuple[str, int]] = {}
         for entry in projects:
-            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            display = entry.get("name") if isinstance(entry, dict) else None
+            name = project_name(display)
+            if name is None:
+                log.warning("root index: skipped %.200r: not a project name", display)
                 continue
             serial = _int(entry.get("_last-serial"))
-            listed[normalize(entry["name"])] = (entry["name"], serial or 0)
+            listed[name] = (str(display), serial or 0)
         top = _int(meta.get("_last-serial") if meta else None)
         if top is None:
             top = max((s for _d, s in listed.values()), default=0)
         return top, listed
 
     def _get(self) -> dict[str, Any]:
-        try:
-            response = self._session.get(
-                self.url, headers={"Accept": SIMPLE_JSON}, timeout=self._timeout
-            )
-        except requests.RequestException as exc:
-            raise classify(self.url, exc) from exc
-        check_status(response)
-        try:
-            doc = json.loads(response.content)
-        except ValueError as exc:
-            raise BadUpstreamData(self.url, f"root index is not JSON: {exc}") from exc
+        headers = {"Accept": SIMPLE_JSON}
+        with open_stream(
+            self._session, self.url, self._timeout, headers, deadline=self._deadline
+        ) as response:
+            check_status(response)
+            doc = json_document(self.url, response.read(MAX_ROOT))
         if not isinstance(doc, dict):
             raise BadUpstreamData(self.url, "root index is not a JSON object")
         return doc
