@@ -87,11 +87,15 @@ class StorageError(BandersnatchError):
         super().__init__(f"storage error at {path}: {reason}")
 
 
-class UnsafePath(StorageError):
-    """A path derived from upstream data would leave the mirror or is malformed."""
+class UnsafePath(BandersnatchError):
+    """A path built from upstream data that the mirror refuses: it would leave the mirror,
+    is malformed, collides with another, or the filesystem will not hold it. It fails that
+    record (a file, a project), never the run."""
 
     def __init__(self, path: str, reason: str) -> None:
-        super().__init__(path, f"refused unsafe path ({reason})")
+        self.path = path
+        self.reason = reason
+        super().__init__(f"refused unsafe path {path!r:.200}: {reason}")
 
 
 # --- upstream ------------------------------------------------------------------------------

@@ -62,6 +62,13 @@ def packages_path(url: str, filename: str) -> str:
     return "/".join(rel)
 
 
+def is_project_name(name: str) -> bool:
+    """Is ``name`` a normalized project name? A directory entry in ``web/simple`` is a
+    project exactly when it is: the root pages (``index.html``, ``index.v1_json``...) and
+    temp files never are, while a project may be called ``index`` or ``indexer``."""
+    return _NAME_RE.match(name) is not None
+
+
 def check_project_name(name: ProjectName) -> None:
     """A normalized project name must be a safe single directory name."""
     if not _NAME_RE.match(name):

@@ -29,6 +29,7 @@ import filelock
 from .errors import MirrorLocked, StateError
 from .models import IndexEntry, ProjectName, normalize
 from .pagemodel import page_serial, page_title
+from .paths import is_project_name
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -265,13 +266,15 @@ def ledger_from_pages(storage: Storage, hash_index: bool) -> dict[ProjectName, I
     """Rebuild the ledger by reading each project's page: a one-off for a mirror that has
     no ledger yet (one written by pypa/bandersnatch, or one whose ledger was deleted)."""
     ledger: dict[ProjectName, IndexEntry] = {}
-    top = [n for n in storage.list_dir("web/simple") if not n.startswith((".", "index"))]
+    top = [n for n in storage.list_dir("web/simple") if is_project_name(n)]
     dirs = (
         [f"web/simple/{d}/{n}" for d in top for n in storage.list_dir(f"web/simple/{d}")]
         if hash_index
         else [f"web/simple/{n}" for n in top]
     )
     for project_dir in dirs:
+        if not is_project_name(project_dir.rsplit("/", 1)[1]):
+            continue
         entry = _entry_from_pages(storage, project_dir)
         if entry is not None:
             ledger[entry.name] = entry

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from .core_metadata import metadata_from_wheel
-from .errors import NotFound, StorageError, UpstreamError
+from .errors import NotFound, StorageError, UnsafePath, UpstreamError
 from .models import PageFile, Project, ProjectName, ProjectResult, ReleaseFile, SimplePage
 from .paths import package_file
 from .pruning import DeletionGuard, Pruner
@@ -59,6 +59,9 @@ class FileOutcome:
     files_downloaded: int = 0
     written: tuple[str, ...] = ()
     error: str | None = None
+    refused: str | None = None
+    """Why the mirror will not store this file at all (its path collides with another, or
+    the filesystem cannot hold it): left off the page, not retried."""
 
 
 @dataclass
@@ -235,39 +238,57 @@ class Syncer:
         files: deque[tuple[_Job, ReleaseFile]],
     ) -> ProjectResult | None:
         """Account for one finished task; return the project's result once it is done."""
-        if isinstance(error, StorageError):
-            raise error
-        if isinstance(error, UpstreamError):
-            log.error("%s: %s", job.name, error)
-            return ProjectResult(job.name, job.name, job.expected, failure=str(error))
-        if isinstance(error, Exception):  # a bug or an unforeseen upstream answer: one project
-            log.error("%s: unexpected error", job.name, exc_info=error)
-            return ProjectResult(job.name, job.name, job.expected, failure=repr(error))
         if error is not None:
-            raise error
+            return self._failed(job, error)
         if rf is None:
             assert isinstance(value, _Fetched)
-            if value.project is None:
-                excluded = bool(value.upstream_paths)
-                return self.pruner.remove(job.name, job.expected, excluded=excluded)
-            if 0 < value.project.serial <= self.known_serials.get(job.name, -1):
-                log.debug("%s: unchanged at serial %d", job.name, value.project.serial)
-                return ProjectResult(job.name, value.project.display_name, value.project.serial)
-            job.project = value.project
-            job.upstream_paths = value.upstream_paths
-            for filename, reason in value.project.refused:
-                log.warning("%s: refused file %s: %s", job.name, filename, reason)
-            if self.options.release_files:
-                job.pending = len(value.project.files)
-                files.extend((job, f) for f in value.project.files)
+            done = self._fetched(job, value, files)
+            if done is not None:
+                return done
         else:
             assert isinstance(value, FileOutcome)
             job.outcomes.append(value)
             job.pending -= 1
             if value.error:
                 log.error("%s: %s", job.name, value.error)
-        if job.pending == 0:
+            if value.refused:
+                log.warning("%s: refused file %s: %s", job.name, value.file.filename, value.refused)
+        if job.pending > 0:
+            return None
+        try:
             return self._finish(job)
+        except UnsafePath as exc:  # its pages cannot be written where they belong
+            return self._failed(job, exc)
+
+    @staticmethod
+    def _failed(job: _Job, error: BaseException) -> ProjectResult:
+        """A task's error: the project's failure, or (the machine's own fault) the run's."""
+        if isinstance(error, StorageError) or not isinstance(error, Exception):
+            raise error
+        if isinstance(error, UpstreamError | UnsafePath):
+            log.error("%s: %s", job.name, error)
+            return ProjectResult(job.name, job.name, job.expected, failure=str(error))
+        # a bug or an unforeseen upstream answer: one project
+        log.error("%s: unexpected error", job.name, exc_info=error)
+        return ProjectResult(job.name, job.name, job.expected, failure=repr(error))
+
+    def _fetched(
+        self, job: _Job, value: _Fetched, files: deque[tuple[_Job, ReleaseFile]]
+    ) -> ProjectResult | None:
+        """A project's metadata arrived: queue its files, or settle it at once."""
+        if value.project is None:
+            excluded = bool(value.upstream_paths)
+            return self.pruner.remove(job.name, job.expected, excluded=excluded)
+        if 0 < value.project.serial <= self.known_serials.get(job.name, -1):
+            log.debug("%s: unchanged at serial %d", job.name, value.project.serial)
+            return ProjectResult(job.name, value.project.display_name, value.project.serial)
+        job.project = value.project
+        job.upstream_paths = value.upstream_paths
+        for filename, reason in value.project.refused:
+            log.warning("%s: refused file %s: %s", job.name, filename, reason)
+        if self.options.release_files:
+            job.pending = len(value.project.files)
+            files.extend((job, f) for f in value.project.files)
         return None
 
     def _finish(self, job: _Job) -> ProjectResult:
@@ -350,6 +371,8 @@ class Syncer:
                     fetched, body = download.size, download.body
             except UpstreamError as exc:
                 return FileOutcome(rf, stored=False, metadata_stored=False, error=str(exc))
+            except UnsafePath as exc:
+                return FileOutcome(rf, stored=False, metadata_stored=False, refused=exc.reason)
             written: tuple[str, ...] = (target,) if needed else ()
             meta_ok, meta_wrote, meta_bytes, meta_error = self._ensure_metadata(
                 rf, target, body, fresh=needed

@@ -21,7 +21,7 @@ from ..checkpoint import Checkpoint
 from ..config import Config
 from ..errors import Interrupted, StorageError
 from ..models import IndexEntry, ProjectName
-from ..paths import check_project_name
+from ..paths import is_project_name
 from ..runtime import Runtime
 from ..state import GENERATION_FILE, ROOT_STALE, mirror_lock
 from ..storage.scan import file_sizes
@@ -56,13 +56,11 @@ def run(config: Config, request: VerifyRequest, stop: threading.Event) -> Verify
 def project_dirs(runtime: Runtime) -> set[ProjectName]:
     """Every project that has a page directory (valid normalized names only)."""
     storage, hash_index = runtime.storage, runtime.config.mirror.hash_index
-    top = [n for n in storage.list_dir("web/simple") if not n.startswith((".", "index"))]
+    top = [n for n in storage.list_dir("web/simple") if is_project_name(n)]
     names = [n for d in top for n in storage.list_dir(f"web/simple/{d}")] if hash_index else top
     found = set()
     for name in names:
-        try:
-            check_project_name(ProjectName(name))
-        except StorageError:
+        if not is_project_name(name):
             log.debug("web/simple/%s is not a normalized project name; skipped", name)
             continue
         found.add(ProjectName(name))

@@ -1,9 +1,21 @@
-"""Local filesystem storage: atomic temp-file-then-rename writes inside one directory.
+"""Local filesystem storage: atomic temp-file-then-rename writes, all inside one directory.
 
-Every path is checked lexically to stay inside the mirror root before any system call.
-Temporary files are named ``.<name>.part`` next to their target: the mirror lock means a
-single writer per path, so a run killed mid-write leaves at most one such file per target,
-which the next write of that target reuses.
+The mirror directory is the tool's own:
+
+- Every path is checked lexically to stay inside the root before any system call.
+- Every directory is checked once per run, top down, before anything is read, written or
+  deleted in it: a symlink (or a file) where a directory belongs is refused, so nothing
+  planted in the mirror can send a write, a read or a delete outside it. Only the layout's
+  own top directories (``web`` and ``web/<packages|simple|json|pypi>``) may be symlinks an
+  operator made, to put them on another disk.
+- Temp files are created with ``O_EXCL | O_NOFOLLOW``; whatever already sits at a temp name
+  (a killed run's leftover, a planted link) is removed first, never written through.
+- Files are 0644, directories 0755 and state files (outside ``web/``) 0600, whatever the
+  umask, unless ``manage_permissions`` is off.
+
+A refusal that comes from the data (an upstream name that collides with another, one too
+long for the filesystem) is an ``UnsafePath``: it fails that record. The machine's own
+faults (disk full, read-only filesystem, permissions) are ``StorageError``: they stop the run.
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ import errno
 import hashlib
 import os
 import posixpath
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -21,11 +34,27 @@ from ..errors import StorageError, UnsafePath
 
 TEMP_SUFFIX = ".part"
 _CHUNK = 1 << 20
+_NAME_MAX = 255
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | _NOFOLLOW
+_READ = os.O_RDONLY | os.O_CLOEXEC | _NOFOLLOW
+_RELOCATABLE = frozenset(("web", "web/packages", "web/simple", "web/json", "web/pypi"))
+"""Layout directories an operator may replace with a symlink (to use another disk)."""
+_FROM_DATA = frozenset(
+    (errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EEXIST, errno.EINVAL)
+)
+"""Errors a path built from upstream data can cause by itself (too long, or colliding
+with another path): the record is refused, the run goes on."""
 
 
 def temp_name(path: str) -> str:
+    """``dir/.name.part`` for ``dir/name``; a name too long for that gets a digest instead."""
     head, tail = posixpath.split(path)
-    return posixpath.join(head, f".{tail}{TEMP_SUFFIX}")
+    name = f".{tail}{TEMP_SUFFIX}"
+    if len(name.encode("utf-8", "surrogateescape")) > _NAME_MAX:
+        name = f".{hashlib.sha256(tail.encode('utf-8', 'surrogateescape')).hexdigest()}"
+        name += TEMP_SUFFIX
+    return posixpath.join(head, name)
 
 
 def is_temp_name(name: str) -> bool:
@@ -39,13 +68,19 @@ def _explain(exc: OSError) -> str:
         return "disk quota exceeded; raise the quota or free some space and run again"
     if exc.errno == errno.EFBIG:
         return "file too large for this system's file-size limit (ulimit -f); raise it"
+    if exc.errno == errno.EROFS:
+        return "read-only file system; mount it read-write or choose another directory"
     if exc.errno in (errno.EACCES, errno.EPERM):
         return "permission denied; check the owner of the mirror directory"
     return exc.strerror or str(exc)
 
 
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-"""Flags for a temp file: never through a symlink planted at its name."""
+def _error(path: str, exc: OSError) -> StorageError | UnsafePath:
+    """The error an OSError on ``path`` becomes: a refusal of the record when upstream
+    data can cause it (below ``web/``, two levels down), else a storage fault."""
+    if exc.errno in _FROM_DATA and path.count("/") >= 3 and path.startswith("web/"):
+        return UnsafePath(path, f"the filesystem refuses it: {exc.strerror or exc}")
+    return StorageError(path, _explain(exc))
 
 
 class _AtomicFile:
@@ -58,9 +93,8 @@ class _AtomicFile:
     def __init__(self, fs: FilesystemStorage, path: str) -> None:
         self._path = path
         self._target = fs.abspath(path)
-        head, tail = os.path.split(self._target)
-        self._temp = f"{head}/.{tail}{TEMP_SUFFIX}"
-        self._fd = fs.create(self._temp, head)
+        self._temp = fs.abspath(temp_name(path))
+        self._fd = fs.create(self._temp, path)
 
     def write(self, data: bytes | memoryview) -> None:
         try:
@@ -69,7 +103,7 @@ class _AtomicFile:
                 view = view[os.write(self._fd, view) :]
         except OSError as exc:
             self.abort()
-            raise StorageError(self._path, _explain(exc)) from exc
+            raise _error(self._path, exc) from exc
 
     def commit(self, durable: bool = False) -> None:
         try:
@@ -80,29 +114,30 @@ class _AtomicFile:
             os.replace(self._temp, self._target)
         except OSError as exc:
             self.abort()
-            raise StorageError(self._path, _explain(exc)) from exc
+            raise _error(self._path, exc) from exc
 
     def abort(self) -> None:
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             with contextlib.suppress(OSError):
                 os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.unlink(self._temp)
 
 
 class FilesystemStorage:
-    """Storage rooted at one local directory.
+    """Storage rooted at one local directory."""
 
-    A write opens its temp file straight away; only when the directory is missing does it
-    make it, top down, remembering every directory it made or found, so each level of
-    ``web/packages/<aa>/<bb>/`` costs one ``mkdir`` per run, not one per file."""
-
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, manage_permissions: bool = True) -> None:
         self.root = root
         self._root = str(root)
         self._dirs: set[str] = set()
+        """Directories this run has checked (or made): real directories inside the root."""
+        umask = os.umask(0)
+        os.umask(umask)
+        self._fix_modes = manage_permissions and bool(umask & 0o755)
 
+    # -- paths and directories --------------------------------------------------------------
     def resolve(self, path: str) -> Path:
         return Path(self.abspath(path))
 
@@ -116,144 +151,236 @@ class FilesystemStorage:
             or "\x00" in path
         ):
             raise UnsafePath(path, "path leaves the mirror directory or is not normalized")
-        return f"{self._root}/{norm}"
+        return self._root if norm == "." else f"{self._root}/{norm}"
 
-    def create(self, path: str, directory: str) -> int:
-        """Open a new file for writing (its directory is made when missing)."""
-        try:
-            return os.open(path, _CREATE, 0o644)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            if exc.errno != errno.ELOOP:
-                raise
-            os.unlink(path)  # a symlink planted at our temp name: never write through it
-            return os.open(path, _CREATE, 0o644)
-        self._dirs.discard(directory)
-        try:
-            self._make_dirs(directory)
-        except FileNotFoundError:  # a directory this run made was removed behind its back
-            self._dirs.clear()
-            self._make_dirs(directory)
-        return os.open(path, _CREATE, 0o644)
+    def _relative(self, absolute: str) -> str:
+        return absolute[len(self._root) + 1 :]
 
-    def _make_dirs(self, directory: str) -> None:
-        """``mkdir -p`` from the top down: each level costs one ``mkdir`` the first time
-        this run needs it, and nothing after that."""
+    def _check_dir(self, directory: str, *, make: bool) -> bool:
+        """Is ``directory`` (absolute) a real directory inside the root, its parents too?
+        Made (with its parents) when ``make``; False when it is missing and not made."""
         if directory in self._dirs:
-            return
-        parent = os.path.dirname(directory)
-        if parent != directory:
-            self._make_dirs(parent)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(directory)
-        self._dirs.add(directory)
+            return True
+        if directory == self._root:
+            if make:
+                os.makedirs(directory, exist_ok=True)
+            found = os.path.isdir(directory)
+        elif not self._check_dir(os.path.dirname(directory), make=make):
+            return False
+        else:
+            found = (make and self._made(directory)) or self._is_real_dir(directory)
+        if found:
+            self._dirs.add(directory)
+        return found
 
+    def _made(self, directory: str) -> bool:
+        """Make one directory; False when something is there already."""
+        try:
+            os.mkdir(directory, 0o755)
+        except FileExistsError:
+            return False
+        if self._fix_modes:
+            os.chmod(directory, 0o755)  # noqa: S103 - a web server reads the mirror
+        return True
+
+    def _is_real_dir(self, directory: str) -> bool:
+        """True for a directory (or a relocated layout directory), False when missing; a
+        refusal for anything else in its place."""
+        try:
+            info = os.lstat(directory)
+        except FileNotFoundError:
+            return False
+        rel = self._relative(directory)
+        if stat.S_ISLNK(info.st_mode) and rel in _RELOCATABLE:
+            info = os.stat(directory)
+        if stat.S_ISDIR(info.st_mode):
+            return True
+        what = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a directory"
+        reason = f"{what} where the mirror keeps a directory; nothing is done through it"
+        if rel.count("/") >= 2:
+            raise UnsafePath(rel, reason)
+        raise StorageError(rel, reason + "; move it away and run again")
+
+    def _parent(self, path: str, *, make: bool = False) -> str | None:
+        """The absolute path of ``path`` once its directory is checked (None: missing)."""
+        absolute = self.abspath(path)
+        try:
+            if not self._check_dir(os.path.dirname(absolute), make=make):
+                return None
+        except OSError as exc:
+            raise _error(path, exc) from exc
+        return absolute
+
+    def create(self, temp: str, path: str) -> int:
+        """Open a new temp file (absolute ``temp``) for ``path``, its directory made."""
+        self._parent(path, make=True)
+        mode = 0o644 if path.startswith("web/") else 0o600
+        try:
+            fd = os.open(temp, _CREATE, mode)
+        except FileExistsError:  # a killed run's leftover, or something planted: replace it
+            os.unlink(temp)
+            fd = os.open(temp, _CREATE, mode)
+        except FileNotFoundError:  # a directory it had checked was removed behind its back
+            self._dirs.clear()
+            self._parent(path, make=True)
+            fd = os.open(temp, _CREATE, mode)
+        if self._fix_modes:
+            os.fchmod(fd, mode)
+        return fd
+
+    # -- writes ---------------------------------------------------------------------------
     def open_atomic(self, path: str) -> _AtomicFile:
         try:
             return _AtomicFile(self, path)
         except OSError as exc:
-            raise StorageError(path, _explain(exc)) from exc
+            raise _error(path, exc) from exc
 
     def write_bytes(self, path: str, data: bytes, *, durable: bool = False) -> None:
         fh = self.open_atomic(path)
         fh.write(data)
         fh.commit(durable=durable)
 
-    def open_read(self, path: str) -> BinaryIO:
-        try:
-            return open(self.abspath(path), "rb")
-        except OSError as exc:
-            raise StorageError(path, _explain(exc)) from exc
-
-    def read_bytes(self, path: str) -> bytes | None:
-        try:
-            with open(self.abspath(path), "rb", buffering=0) as fh:
-                return fh.readall()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StorageError(path, _explain(exc)) from exc
-
-    def size(self, path: str) -> int | None:
-        try:
-            return os.stat(self.abspath(path)).st_size
-        except FileNotFoundError:
-            return None
-
-    def sha256(self, path: str) -> str | None:
-        digest = hashlib.sha256()
-        try:
-            with open(self.abspath(path), "rb", buffering=0) as fh:
-                while chunk := fh.read(_CHUNK):
-                    digest.update(chunk)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StorageError(path, _explain(exc)) from exc
-        return digest.hexdigest()
-
     def append_line(self, path: str, line: str) -> None:
-        target = self.abspath(path)
+        target = self._parent(path, make=True)
+        assert target is not None
         data = (line.rstrip("\n") + "\n").encode("utf-8")
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | _NOFOLLOW
         try:
-            self._make_dirs(os.path.dirname(target))
-            fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(target, flags, 0o644 if path.startswith("web/") else 0o600)
             try:
                 os.write(fd, data)
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise StorageError(path, _explain(exc)) from exc
+            raise _error(path, exc) from exc
 
     def symlink(self, path: str, target: str) -> None:
-        link = self.resolve(path)
-        dest = self.resolve(target)
-        relative = os.path.relpath(dest, link.parent)
-        temp = self.resolve(temp_name(path))
+        link = self._parent(path, make=True)
+        assert link is not None
+        relative = os.path.relpath(self.abspath(target), os.path.dirname(link))
+        temp = self.abspath(temp_name(path))
         try:
-            link.parent.mkdir(parents=True, exist_ok=True)
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
             os.symlink(relative, temp)
             os.replace(temp, link)
         except OSError as exc:
-            raise StorageError(path, _explain(exc)) from exc
+            raise _error(path, exc) from exc
 
     def delete(self, path: str) -> bool:
+        target = self._parent(path)
+        if target is None:
+            return False
         try:
-            os.unlink(self.abspath(path))
+            os.unlink(target)
         except FileNotFoundError:
             return False
+        except IsADirectoryError:
+            raise UnsafePath(path, "a directory where the mirror keeps a file") from None
         except OSError as exc:
-            raise StorageError(path, _explain(exc)) from exc
+            raise _error(path, exc) from exc
         return True
 
     def remove_empty_dirs(self, path: str, stop: str) -> None:
-        current = self.resolve(path)
-        limit = self.resolve(stop)
-        while current != limit and limit in current.parents:
+        current = self.abspath(path)
+        limit = self.abspath(stop)
+        while current.startswith(limit + "/"):
             try:
-                current.rmdir()
+                os.rmdir(current)
             except OSError:
                 return
-            self._dirs.discard(str(current))
-            current = current.parent
+            self._dirs.discard(current)
+            current = os.path.dirname(current)
+
+    def discard_partial(self, path: str) -> None:
+        target = self._parent(temp_name(path))
+        if target is not None:
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                os.unlink(target)
+
+    # -- reads ----------------------------------------------------------------------------
+    def _open(self, path: str, *, follow: bool = True) -> int | None:
+        """A read-only descriptor of the regular file at ``path``, or None if it is not
+        there. A symlink is followed once when it points inside the mirror (the tool makes
+        such links: ``keep_index_versions``, ``web/pypi/<name>/json``); any other symlink
+        or a directory in its place counts as not there."""
+        target = self._parent(path)
+        if target is None:
+            return None
+        try:
+            fd = os.open(target, _READ)
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise _error(path, exc) from exc
+            link = os.readlink(target)
+            inside = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
+            if not follow or link.startswith("/") or inside.startswith(".."):
+                return None
+            return self._open(inside, follow=False)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        return fd
+
+    def open_read(self, path: str) -> BinaryIO:
+        fd = self._open(path)
+        if fd is None:
+            raise StorageError(path, "no such file")
+        return open(fd, "rb")
+
+    def read_bytes(self, path: str) -> bytes | None:
+        fd = self._open(path)
+        if fd is None:
+            return None
+        try:
+            with open(fd, "rb", buffering=0) as fh:
+                return fh.readall()
+        except OSError as exc:
+            raise _error(path, exc) from exc
+
+    def size(self, path: str) -> int | None:
+        target = self._parent(path)
+        if target is None:
+            return None
+        try:
+            info = os.lstat(target)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+    def sha256(self, path: str) -> str | None:
+        fd = self._open(path)
+        if fd is None:
+            return None
+        digest = hashlib.sha256()
+        try:
+            with open(fd, "rb", buffering=0) as fh:
+                while chunk := fh.read(_CHUNK):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise _error(path, exc) from exc
+        return digest.hexdigest()
+
+    def exists(self, path: str) -> bool:
+        target = self._parent(path)
+        return target is not None and os.path.lexists(target)
 
     def list_dir(self, path: str) -> list[str]:
+        directory = self.abspath(path)
         try:
-            return sorted(os.listdir(self.resolve(path)))
-        except (FileNotFoundError, NotADirectoryError):
+            if not self._check_dir(directory, make=False):
+                return []
+            return sorted(os.listdir(directory))
+        except (FileNotFoundError, NotADirectoryError, UnsafePath):
             return []
 
     def walk_files(self, path: str) -> Iterator[str]:
-        base = self.resolve(path)
+        base = self.abspath(path)
+        if not self._check_dir(base, make=False):
+            return
         for dirpath, _dirs, files in os.walk(base):
-            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            rel_dir = self._relative(dirpath)
             for name in files:
                 yield f"{rel_dir}/{name}"
-
-    def discard_partial(self, path: str) -> None:
-        self.resolve(temp_name(path)).unlink(missing_ok=True)
-
-    def exists(self, path: str) -> bool:
-        return self.resolve(path).exists()
