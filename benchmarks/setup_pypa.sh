@@ -28,6 +28,7 @@ NEW='async def storage_plugin_exec(fn: Callable[..., Any], *args: Any) -> Any:'
 if grep -q "$OLD" "$MIRROR_PY"; then
     sed -i "s/$OLD/$NEW/" "$MIRROR_PY"
     echo "patched the PEP 695 line of $MIRROR_PY"
+    "$VENV/bin/python" -m compileall -q "$MIRROR_PY"  # its installed .pyc is now stale
 fi
 # Nothing else of the package may need Python 3.12 (its tests/ are not used)
 "$VENV/bin/python" - "$SITE/bandersnatch" <<'EOF'
