@@ -55,13 +55,13 @@ DEFAULT_PYPA = "/tmp/pypa-bs-8.2/bin/bandersnatch"
 TOOLS = ("raw", "ours", "pypa")
 
 # Each xargs job fetches a batch of URLs with one curl (one kept-alive connection, like a
-# mirror's session), then hashes those files with one openssl: `sh -c RAW_JOB sh URL OUT ...`
+# mirror's session), then hashes those files with one openssl:
+# `sh -c RAW_JOB sh -o OUT URL -o OUT URL ...`
 RAW_JOB = r"""
-n=$#; i=0; files=""
-while [ "$i" -lt "$n" ]; do
-    url=$1; out=$2; shift 2
-    set -- "$@" -o "$out" "$url"
-    files="$files $out"; i=$((i + 2))
+files=""; prev=""
+for arg; do
+    [ "$prev" = "-o" ] && files="$files $arg"
+    prev=$arg
 done
 curl -sS --fail "$@" && openssl dgst -sha256 $files > /dev/null
 """
@@ -253,8 +253,8 @@ def run_raw(
     parallel = 10 if w.latency else 8
     batch = raw_batch(len(pairs), parallel, batch)
     listing = tmp / "raw-urls.txt"
-    listing.write_text("".join(f"{url} {out}\n" for url, out in pairs))
-    cmd = ["xargs", "-a", str(listing), "-P", str(parallel), "-n", str(2 * batch)]
+    listing.write_text("".join(f"-o {out} {url}\n" for url, out in pairs))
+    cmd = ["xargs", "-a", str(listing), "-P", str(parallel), "-n", str(3 * batch)]
     cmd += ["sh", "-c", RAW_JOB, "sh"]
     run = timed("raw", cmd, {**os.environ}, fake, log)
     for (_, size), (_, out) in zip(exp.urls, pairs, strict=True):
@@ -328,7 +328,7 @@ def ours_contender(src: str | None) -> Contender:
     ).stdout.strip()
     src_dir = Path(where.split(" ", 1)[-1]).parent if where else ROOT
     rev = subprocess.run(
-        ["git", "-C", str(src_dir), "log", "-1", "--format=%h %cs"],
+        ["git", "-C", str(src_dir), "log", "-1", "--format=%h %cs", "--", "."],
         capture_output=True,
         text=True,
         check=False,
@@ -339,7 +339,8 @@ def ours_contender(src: str | None) -> Contender:
         text=True,
         check=False,
     ).stdout.strip()
-    version = f"{where} (commit {rev or 'unknown'}{', with local changes' if dirty else ''})"
+    changes = ", with uncommitted changes" if dirty else ""
+    version = f"{where} (package last changed in commit {rev or 'unknown'}{changes})"
     return Contender("ours", [sys.executable, "-m", "bandersnatch"], env, version)
 
 
@@ -396,7 +397,8 @@ def run_workload(
             order = names[rep % len(names) :] + names[: rep % len(names)]
             for tool in order:
                 log = logdir / f"bench_compare-{tool}.log"
-                with tempfile.TemporaryDirectory(prefix=f"bench-{tool}-", dir=tmpdir) as tmp_name:
+                prefix = f"bench_compare-{tool}-"
+                with tempfile.TemporaryDirectory(prefix=prefix, dir=tmpdir) as tmp_name:
                     tmp = Path(tmp_name)
                     if tool == "raw":
                         first, noop = run_raw(w, fake, exp, tmp, log, raw_batch), None
@@ -443,7 +445,7 @@ def profile_ours(
     out_dir.mkdir(parents=True, exist_ok=True)
     for gil in (False, True):
         out = out_dir / f"ours-{w.key}{'-gil' if gil else ''}.txt"
-        with tempfile.TemporaryDirectory(prefix="bench-prof-", dir=tmpdir) as tmp_name:
+        with tempfile.TemporaryDirectory(prefix="bench_compare-prof-", dir=tmpdir) as tmp_name:
             config = mirror_config("ours", Path(tmp_name), fake, change_feed)
             cmd = [py_spy, "record", "--format", "raw", "--threads", "--subprocesses"]
             cmd += ["--rate", "100", "-o", str(out), *(["--gil"] if gil else []), "--"]
