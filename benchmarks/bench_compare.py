@@ -105,6 +105,7 @@ class Run:
     stored_files: int = 0
     stored_metadata: int = 0
     missing: int = 0  # expected files or .metadata absent or of the wrong size
+    dropped: int = 0  # connections that ended in an error in the fake (e.g. reset by the peer)
     log: str = ""
 
 
@@ -196,11 +197,27 @@ def vm_hwm_mb(pid: int) -> float:
     return int(m[1]) / 1024 if m else 0.0
 
 
+DROPPED: Counter[str] = Counter()  # errors the fake's connection threads ended with, by type
+
+
+def count_dropped(fake: FakePyPI) -> None:
+    """Count, instead of printing a traceback for, each connection of the fake that ends in
+    an error (a client resetting a kept-alive connection when it exits)."""
+    httpd = fake._httpd
+    assert httpd is not None
+
+    def handle_error(request: object, client_address: object) -> None:
+        DROPPED[type(sys.exc_info()[1]).__name__] += 1
+
+    httpd.handle_error = handle_error  # type: ignore[method-assign]
+
+
 def timed(tool: str, cmd: list[str], env: dict[str, str], fake: FakePyPI, log: Path) -> Run:
     """Run `cmd` to completion: wall time, CPU from wait4 (the child plus every descendant it
     reaped), peak RSS by polling VmHWM (ru_maxrss would be this process's, inherited across
     fork), the fake's CPU time and its request log."""
     fake.reset_log()
+    dropped0 = DROPPED.total()
     with log.open("a") as out:
         out.write(f"\n===== {' '.join(cmd)}\n")
         out.flush()
@@ -220,7 +237,10 @@ def timed(tool: str, cmd: list[str], env: dict[str, str], fake: FakePyPI, log: P
     requests["errors"] = sum(1 for r in records if r.status is None or r.status >= 400)
     cpu = usage.ru_utime + usage.ru_stime
     rss = peak if tool != "raw" else None
-    return Run(tool, rc, wall, cpu, fake_cpu, rss, usage.ru_stime, dict(requests))
+    run = Run(tool, rc, wall, cpu, fake_cpu, rss, usage.ru_stime, dict(requests))
+    time.sleep(0.1)  # let the fake's threads see the connections close
+    run.dropped = DROPPED.total() - dropped0
+    return run
 
 
 def check_mirror(run: Run, web: Path, exp: Expected) -> None:
@@ -388,6 +408,7 @@ def run_workload(
     noops: dict[str, list[Run]] = {t: [] for t in names if t != "raw"}
     logdir = Path(tempfile.gettempdir())
     with FakePyPI(universe) as fake:
+        count_dropped(fake)
         if w.latency:
             fake.slow("/packages/", w.latency)
             if w.page_latency:
@@ -614,6 +635,11 @@ def warnings(results: list[dict[str, Any]]) -> list[str]:
                 for i, r in enumerate(runs, 1):
                     if r["rc"]:
                         out.append(f"{w} {phase} {tool} rep {i}: exit code {r['rc']} ({r['log']})")
+                    if r.get("dropped"):
+                        out.append(
+                            f"{w} {phase} {tool} rep {i}: {r['dropped']} connection(s) of the "
+                            "fake ended in an error (e.g. reset by the client)"
+                        )
                     if r["missing"]:
                         out.append(
                             f"{w} {phase} {tool} rep {i}: INCOMPLETE, {r['missing']} of "
