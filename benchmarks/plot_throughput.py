@@ -142,7 +142,7 @@ def plot(docs: list[dict[str, Any]], out: Path) -> None:
                     f"{m:.0f}" if m >= 10 else f"{m:.1f}",
                     (x, m),
                     textcoords="offset points",
-                    xytext=(6, 4),
+                    xytext=(6, -12) if tool == "pypa" else (6, 5),
                     fontsize=8,
                     color=COLORS[tool],
                 )
@@ -153,7 +153,7 @@ def plot(docs: list[dict[str, Any]], out: Path) -> None:
         ax.set_xticklabels([size_label(s) for s in sizes])
         ax.set_xlabel("file size (each project: one wheel + one sdist of this size)")
         ax.set_ylabel(unit)
-        ax.set_title(f"first sync throughput, {unit}")
+        ax.set_title(f"first sync throughput, {unit} (log scales)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
     meta = docs[0]["meta"]
