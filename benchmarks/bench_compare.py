@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -104,7 +105,7 @@ class Run:
     stored_bytes: int = 0
     stored_files: int = 0
     stored_metadata: int = 0
-    missing: int = 0  # expected files or .metadata absent or of the wrong size
+    missing: int = 0  # expected files or .metadata absent, or of the wrong size or sha256
     dropped: int = 0  # connections that ended in an error in the fake (e.g. reset by the peer)
     log: str = ""
 
@@ -146,28 +147,43 @@ def make_bench_universe(w: Workload) -> Universe:
 class Expected:
     """What a complete mirror of the universe stores under web/, and what raw fetches."""
 
-    paths: dict[str, int]  # "packages/aa/bb/.../name" (+ ".metadata") -> size
+    paths: dict[str, tuple[int, str]]  # "packages/.../name" (+ ".metadata"): size, sha256
     files: int
     metadata: int
     payload: int  # bytes of files + .metadata
-    urls: list[tuple[str, int | None]]  # raw: (url path, expected size or None for JSON)
+    urls: list[tuple[str, tuple[int, str] | None]]  # raw: url path, size + sha256 (None: JSON)
 
 
 def expected(universe: Universe) -> Expected:
-    paths: dict[str, int] = {}
-    urls: list[tuple[str, int | None]] = []
+    paths: dict[str, tuple[int, str]] = {}
+    urls: list[tuple[str, tuple[int, str] | None]] = []
     files = metadata = 0
     for project in universe.projects():
         urls.append((f"/pypi/{project.normalized}/json", None))
         for f in project.files():
-            paths[unquote(f.url_path).lstrip("/")] = f.size
-            urls.append((f.url_path, f.size))
+            paths[unquote(f.url_path).lstrip("/")] = (f.size, f.sha256)
+            urls.append((f.url_path, (f.size, f.sha256)))
             files += 1
             if f.metadata is not None:
-                paths[unquote(f.metadata_url_path).lstrip("/")] = len(f.metadata)
-                urls.append((f.metadata_url_path, len(f.metadata)))
+                meta = (len(f.metadata), hashlib.sha256(f.metadata).hexdigest())
+                paths[unquote(f.metadata_url_path).lstrip("/")] = meta
+                urls.append((f.metadata_url_path, meta))
                 metadata += 1
-    return Expected(paths, files, metadata, sum(paths.values()), urls)
+    payload = sum(size for size, _ in paths.values())
+    return Expected(paths, files, metadata, payload, urls)
+
+
+def intact(path: Path, want: tuple[int, str] | None) -> bool:
+    """The file exists and has the expected size and sha256 (any non-empty file for JSON)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if want is None:
+        return size > 0
+    if size != want[0]:
+        return False
+    return hashlib.sha256(path.read_bytes()).hexdigest() == want[1]
 
 
 # -- running one contender ---------------------------------------------------------------
@@ -244,7 +260,7 @@ def timed(tool: str, cmd: list[str], env: dict[str, str], fake: FakePyPI, log: P
 
 
 def check_mirror(run: Run, web: Path, exp: Expected) -> None:
-    """Count what a mirror stored under web/packages and what is missing or wrong-sized."""
+    """Count what a mirror stored under web/packages and what is missing or corrupt."""
     for path in (web / "packages").rglob("*"):
         if path.is_file() and not path.name.endswith((".part", ".tmp")):
             run.stored_bytes += path.stat().st_size
@@ -252,10 +268,7 @@ def check_mirror(run: Run, web: Path, exp: Expected) -> None:
                 run.stored_metadata += 1
             else:
                 run.stored_files += 1
-    for rel, size in exp.paths.items():
-        path = web / rel
-        if not path.is_file() or path.stat().st_size != size:
-            run.missing += 1
+    run.missing = sum(not intact(web / rel, want) for rel, want in exp.paths.items())
 
 
 def raw_batch(requests: int, parallel: int, batch: int | None) -> int:
@@ -277,12 +290,11 @@ def run_raw(
     cmd = ["xargs", "-a", str(listing), "-P", str(parallel), "-n", str(3 * batch)]
     cmd += ["sh", "-c", RAW_JOB, "sh"]
     run = timed("raw", cmd, {**os.environ}, fake, log)
-    for (_, size), (_, out) in zip(exp.urls, pairs, strict=True):
-        ok = out.is_file() and (out.stat().st_size == size if size is not None else True)
+    for (_, want), (_, out) in zip(exp.urls, pairs, strict=True):
         if out.is_file():
             run.stored_bytes += out.stat().st_size
-            run.stored_files += size is not None
-        run.missing += not ok
+            run.stored_files += want is not None
+        run.missing += not intact(out, want)
     return run
 
 
@@ -644,7 +656,7 @@ def warnings(results: list[dict[str, Any]]) -> list[str]:
                         out.append(
                             f"{w} {phase} {tool} rep {i}: INCOMPLETE, {r['missing']} of "
                             f"{res['expected']['files'] + res['expected']['metadata']} expected "
-                            f"files/.metadata missing or of the wrong size ({r['log']})"
+                            f"files/.metadata missing, or of the wrong size or sha256 ({r['log']})"
                         )
     return out
 
