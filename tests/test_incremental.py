@@ -423,3 +423,16 @@ def test_a_run_with_nothing_new_never_reads_the_ledger(tmp_path: Path, fake_pypi
     root = json.loads((mirror.web / "simple/index.v1_json").read_text())
     upstream = {p.name for p in fake_pypi.universe.projects() if p.releases}
     assert {p["name"] for p in root["projects"]} == upstream  # rebuilt from the pages
+
+
+def test_the_two_html_names_of_a_page_are_one_file_and_follow_updates(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = _synced(tmp_path, fake_pypi)
+    page = mirror.web / "simple" / "dep-leaf"
+    assert (page / "index.html").samefile(page / "index.v1_html")
+    fake_pypi.universe.add_release("dep-leaf", "8.0", [FileSpec("sdist")])
+    assert mirror.run("mirror").returncode == 0
+    assert (page / "index.html").samefile(page / "index.v1_html")
+    assert "dep_leaf-8.0.tar.gz" in (page / "index.html").read_text()
+    assert mirror.temp_files() == []

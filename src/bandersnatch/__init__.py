@@ -2,9 +2,5 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("bandersnatch")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0"
+__version__ = "0.1.0"
+"""The one place the version is written; ``pyproject.toml`` reads it from here."""

@@ -25,7 +25,6 @@ from pathlib import Path
 from types import FrameType
 
 from . import __version__
-from .commands import delete, mirror, sync, verify
 from .config import Config, load, write_default
 from .errors import (
     BandersnatchError,
@@ -158,6 +157,8 @@ def summarize(report: SyncReport) -> int:
 
 
 def run_mirror(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+    from .commands import mirror  # noqa: PLC0415 - a run imports only its own command
+
     report = mirror.run(
         config, force_check=args.force_check, allow_deletions=args.allow_deletions, stop=stop
     )
@@ -165,11 +166,15 @@ def run_mirror(args: argparse.Namespace, config: Config, stop: threading.Event) 
 
 
 def run_sync(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+    from .commands import sync  # noqa: PLC0415 - a run imports only its own command
+
     report = sync.run(config, args.names, skip_simple_root=args.skip_simple_root, stop=stop)
     return summarize(report)
 
 
 def run_verify(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+    from .commands import verify  # noqa: PLC0415 - a run imports only its own command
+
     request = verify.VerifyRequest(
         delete=args.delete,
         dry_run=args.dry_run,
@@ -184,6 +189,8 @@ def run_verify(args: argparse.Namespace, config: Config, stop: threading.Event) 
 
 
 def run_delete(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+    from .commands import delete  # noqa: PLC0415 - a run imports only its own command
+
     if not args.names and not args.requirement:
         raise UsageError("delete", "give at least one NAME or -r FILE")
     report = delete.run(

@@ -43,12 +43,13 @@ class Publisher:
         written = []
         if self.simple_format.html:
             html = render_project_html(page, self.options).encode("utf-8")
-            for leaf in ("index.html", "index.v1_html"):
-                if leaf == "index.html" and self.keep_index_versions > 0:
-                    written += self._versioned_index(base, page.serial, html)
-                    continue
-                self.storage.write_bytes(f"{base}/{leaf}", html)
-                written.append(f"{base}/{leaf}")
+            self.storage.write_bytes(f"{base}/index.v1_html", html)
+            if self.keep_index_versions > 0:
+                written += self._versioned_index(base, page.serial, html)
+            else:  # the same page under both names, written once
+                self.storage.link(f"{base}/index.html", f"{base}/index.v1_html")
+                written.append(f"{base}/index.html")
+            written.append(f"{base}/index.v1_html")
         else:
             for leaf in ("index.html", "index.v1_html"):
                 self.storage.delete(f"{base}/{leaf}")

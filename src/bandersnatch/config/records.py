@@ -6,13 +6,15 @@ Defaults live in one place: the field defaults of the dataclasses below. The shi
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..models import ProjectName, SimpleFormat
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 logger = logging.getLogger("bandersnatch.config")  # the name the single-module config logged as
 
@@ -108,9 +110,11 @@ PLUGIN_GROUP = "bandersnatch.filters"
 """The entry-point group third-party filter plugins register in (see ``filters.plugins``)."""
 
 
-def installed_plugins() -> dict[str, importlib.metadata.EntryPoint]:
+def installed_plugins() -> dict[str, EntryPoint]:
     """Third-party filter plugins by name (a built-in name cannot be taken over)."""
-    found: dict[str, importlib.metadata.EntryPoint] = {}
+    import importlib.metadata  # noqa: PLC0415 - only needed when plugins are asked for
+
+    found: dict[str, EntryPoint] = {}
     for point in importlib.metadata.entry_points(group=PLUGIN_GROUP):
         if point.name in KNOWN_PLUGINS:
             logger.warning("filter plugin %s from %s ignored: a built-in has that name",

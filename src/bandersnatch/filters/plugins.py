@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint
+from typing import TYPE_CHECKING
 
 from ..config import KNOWN_PLUGINS, PLUGIN_GROUP, FilterConfig, installed_plugins
 from ..errors import ConfigError
 from ..models import Project, ProjectName, ReleaseFile
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 log = logging.getLogger(__name__)
 

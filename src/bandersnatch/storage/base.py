@@ -43,6 +43,10 @@ class Storage(Protocol):
     def append_line(self, path: str, line: str) -> None:
         """Append one line to a journal file, flushed to the OS."""
 
+    def link(self, path: str, existing: str) -> None:
+        """Atomically make ``path`` a second name of the stored file ``existing`` (a copy
+        where links are unknown): two names, one write."""
+
     def symlink(self, path: str, target: str) -> None:
         """Atomically make ``path`` point at ``target`` (a copy where links are unknown)."""
 

@@ -254,6 +254,24 @@ class FilesystemStorage:
         except OSError as exc:
             raise _error(path, exc) from exc
 
+    def link(self, path: str, existing: str) -> None:
+        source = self._parent(existing)
+        name = self._parent(path, make=True)
+        assert source is not None and name is not None
+        temp = self.abspath(temp_name(path))
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            os.link(source, temp, follow_symlinks=False)
+            os.replace(temp, name)
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP):
+                raise _error(path, exc) from exc
+            data = self.read_bytes(existing)  # a filesystem without hard links: copy
+            if data is None:
+                raise StorageError(existing, "no such file") from exc
+            self.write_bytes(path, data)
+
     def symlink(self, path: str, target: str) -> None:
         link = self._parent(path, make=True)
         assert link is not None

@@ -16,10 +16,11 @@ it, a custom transport) is sent by ``session.request``, still with our redirect 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping
 from typing import cast
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 import urllib3
@@ -32,13 +33,65 @@ MAX_REDIRECTS = 5
 
 
 class MirrorSession(requests.Session):
-    """A session that carries the host policy and remembers the urllib3 pool of each
-    origin it streamed from."""
+    """A session that carries the host policy and remembers, per origin, how to reach it
+    (the policy's answer, and the urllib3 pool or None for "through requests")."""
 
     def __init__(self, policy: HostPolicy | None = None) -> None:
         super().__init__()
         self.policy = policy
-        self.pools: dict[str, urllib3.HTTPConnectionPool] = {}
+        self.routes: dict[str, _Route] = {}
+
+
+class _Route:
+    """How requests to one origin (``scheme://netloc``) go, decided once per session."""
+
+    __slots__ = ("headers", "pool", "refusal")
+
+    def __init__(self, session: requests.Session, origin: str, url: str) -> None:
+        policy = session.policy if isinstance(session, MirrorSession) else None
+        self.refusal = policy.refusal(url) if policy is not None else None
+        self.pool: urllib3.HTTPConnectionPool | None = None
+        self.headers = {k: str(v) for k, v in session.headers.items()}
+        adapter = session.get_adapter(url)
+        direct = (
+            isinstance(adapter, requests.adapters.HTTPAdapter)
+            and "@" not in origin
+            and not requests.utils.select_proxy(url, session.proxies)
+        )
+        if direct and self.refusal is None:
+            assert isinstance(adapter, requests.adapters.HTTPAdapter)
+            prepared = requests.Request("GET", url).prepare()
+            made = adapter.get_connection_with_tls_context(
+                prepared, session.verify, cert=session.cert
+            )
+            self.pool = cast(urllib3.HTTPConnectionPool, made)
+            adapter.cert_verify(self.pool, url, session.verify, session.cert)  # type: ignore[no-untyped-call]
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9._~:/?\[\]@!$&'()*+,;=%-]*")
+"""A request target that needs no requoting."""
+
+
+def _split(url: str) -> tuple[str, str]:
+    """(``scheme://netloc``, request target) of an absolute URL, fragment dropped."""
+    url = url.partition("#")[0]
+    start = url.find("://")
+    end = len(url)
+    if start > 0:
+        for mark in "/?":
+            found = url.find(mark, start + 3)
+            if 0 <= found < end:
+                end = found
+    target = url[end:]
+    return url[:end], target if target.startswith("/") else "/" + target
+
+
+def _route(session: requests.Session, origin: str, url: str) -> _Route:
+    routes = session.routes if isinstance(session, MirrorSession) else {}
+    route = routes.get(origin)
+    if route is None or (route.pool is not None and route.pool.pool is None):
+        route = routes[origin] = _Route(session, origin, url)  # new, or its pool was closed
+    return route
 
 
 class Body:
@@ -113,12 +166,13 @@ def open_stream(
     """Send ``method url`` (``headers`` on top of the session's) and return the answer to
     stream, after following redirects that the session's policy allows. ``deadline`` is
     the number of seconds the whole exchange may take, body included."""
-    policy = session.policy if isinstance(session, MirrorSession) else None
     until = time.monotonic() + deadline
     for _hop in range(MAX_REDIRECTS + 1):
-        if policy is not None and (why := policy.refusal(url)):
-            raise UpstreamError(url, f"refused: {why}")
-        raw = _send(session, url, timeout, headers, until, method, data)
+        origin, target = _split(url)
+        route = _route(session, origin, url)
+        if route.refusal:
+            raise UpstreamError(url, f"refused: {route.refusal}")
+        raw = _send(session, route, url, target, timeout, headers, until, method, data)
         if raw.status not in REDIRECTS:
             return Body(url, raw, timeout, until)
         location = raw.headers.get("Location")
@@ -137,7 +191,9 @@ def open_stream(
 
 def _send(
     session: requests.Session,
+    route: _Route,
     url: str,
+    target: str,
     timeout: float,
     headers: Mapping[str, str] | None,
     until: float,
@@ -148,23 +204,16 @@ def _send(
     if left <= 0:
         raise RetryableError(url, "took longer than global-timeout")
     bounded = min(timeout, left)
-    adapter = session.get_adapter(url)
-    parts = urlsplit(url)
-    if (
-        not isinstance(adapter, requests.adapters.HTTPAdapter)
-        or "@" in parts.netloc
-        or requests.utils.select_proxy(url, session.proxies)
-    ):
+    if route.pool is None:
         return _send_with_requests(session, url, bounded, headers, method, data)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    merged = {k: str(v) for k, v in session.headers.items()}
-    merged.update(headers or {})
+    if not _PLAIN.fullmatch(target):
+        target = requests.utils.requote_uri(target)  # as requests would send it
     try:
-        return _pool(session, adapter, url).urlopen(
+        return route.pool.urlopen(
             method,
-            requests.utils.requote_uri(target),  # origin-form, as requests sends it
+            target,
             body=data,
-            headers=merged,
+            headers={**route.headers, **headers} if headers else route.headers,
             redirect=False,
             assert_same_host=False,
             preload_content=False,
@@ -197,24 +246,6 @@ def _send_with_requests(
     except requests.RequestException as exc:
         raise classify(url, exc) from exc
     return cast(urllib3.BaseHTTPResponse, response.raw)
-
-
-def _pool(
-    session: requests.Session, adapter: requests.adapters.HTTPAdapter, url: str
-) -> urllib3.HTTPConnectionPool:
-    """The adapter's pool for ``url``'s origin, set up exactly as ``requests`` sets it up
-    (TLS verification, CA bundle, client certificate), once per origin and session."""
-    parts = urlsplit(url)
-    pools = session.pools if isinstance(session, MirrorSession) else {}
-    origin = f"{parts.scheme}://{parts.netloc}"
-    pool = pools.get(origin)
-    if pool is None or pool.pool is None:  # never made, or closed by the pool manager
-        prepared = requests.Request("GET", url).prepare()
-        made = adapter.get_connection_with_tls_context(prepared, session.verify, cert=session.cert)
-        pool = cast(urllib3.HTTPConnectionPool, made)
-        adapter.cert_verify(pool, url, session.verify, session.cert)  # type: ignore[no-untyped-call]
-        pools[origin] = pool
-    return pool
 
 
 def classify(url: str, exc: requests.RequestException) -> UpstreamError:
