@@ -31,6 +31,12 @@ def test_percent_encoded_plus_is_decoded_for_storage() -> None:
     )
 
 
+def test_a_content_addressed_url_is_stored_under_its_filename_in_its_directory() -> None:
+    url = "https://store.example/packages/ab/cd/9f86d081884c7d659a2feaa0c55ad015"
+    assert packages_path(url, "foo-1.0.tar.gz") == "ab/cd/foo-1.0.tar.gz"
+    assert packages_path("https://h/packages/0123abcd", "foo-1.0.tar.gz") == "foo-1.0.tar.gz"
+
+
 @pytest.mark.parametrize(
     ("url", "filename"),
     [
@@ -44,7 +50,8 @@ def test_percent_encoded_plus_is_decoded_for_storage() -> None:
         ("https://h/packages//etc/passwd", "/etc/passwd"),
         ("https://h/packages/ab/cd/ef/passwd", "/etc/passwd"),
         ("https://h/packages/ab/cd/ef/.hidden.whl", ".hidden.whl"),
-        ("https://h/packages/ab/cd/ef/other.whl", "foo.whl"),
+        ("https://h/packages/ab/cd/" + "x" * 1100 + "/foo.whl", "foo.whl"),
+        ("https://h/packages/ab/cd/ef/", "foo.whl"),
         ("file:///packages/ab/cd/ef/foo.whl", "foo.whl"),
         ("https://h/elsewhere/foo.whl", "foo.whl"),
         ("https://h/packages/ab\\..\\..\\x/foo.whl", "foo.whl"),

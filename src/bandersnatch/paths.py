@@ -14,6 +14,8 @@ from .models import ProjectName
 
 _NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _MAX_SEGMENT = 255
+MAX_PATH = 1024
+"""The longest path below ``web/packages/`` a file may have (well inside PATH_MAX)."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -39,9 +41,10 @@ def check_filename(filename: str) -> None:
 def packages_path(url: str, filename: str) -> str:
     """Map an upstream file URL to its path relative to ``web/packages/``.
 
-    PyPI's files live at ``.../packages/<aa>/<bb>/<rest>/<filename>``; the part after the
-    first ``/packages/`` segment is kept, percent-decoded, and every segment checked. The
-    last segment must be the advertised filename.
+    PyPI's files live at ``.../packages/<aa>/<bb>/<rest>/<filename>``; the directories after
+    the last ``/packages/`` segment are kept, percent-decoded and checked one by one, and
+    the file is stored under its filename there. A URL whose last segment is not the
+    filename (a content-addressed store, legal in PEP 691) is stored the same way.
     """
     check_filename(filename)
     parts = urlsplit(url)
@@ -53,13 +56,14 @@ def packages_path(url: str, filename: str) -> str:
         raise UnsafePath(url, "file URL has no /packages/ segment")
     start = len(dirs) - dirs[::-1].index("packages")  # the last one: proxies may nest it
     rel = [unquote(s) for s in segments[start:]]
-    if len(rel) < 2:
+    if not rel or not rel[-1]:
         raise UnsafePath(url, "file URL has nothing below /packages/")
     for seg in rel:
         check_segment(seg, "URL path segment")
-    if rel[-1] != filename:
-        raise UnsafePath(url, f"URL does not end in the filename {filename!r}")
-    return "/".join(rel)
+    path = "/".join([*rel[:-1], filename])
+    if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH:
+        raise UnsafePath(url, f"file URL path is longer than {MAX_PATH} bytes")
+    return path
 
 
 def is_project_name(name: str) -> bool:
