@@ -9,7 +9,6 @@ import requests
 
 from bandersnatch.errors import DigestMismatch, SizeMismatch
 from bandersnatch.storage import FilesystemStorage
-from bandersnatch.upstream import download
 from bandersnatch.upstream.download import Downloader
 from bandersnatch.upstream.session import RetryPolicy
 
@@ -54,10 +53,9 @@ def test_an_unsized_body_is_capped(
     tmp_path: Path, fake_pypi: FakePyPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _url, _sha, _size, meta_path = _wheel(fake_pypi)
-    monkeypatch.setattr(download, "MAX_UNSIZED", 16)
     storage = FilesystemStorage(tmp_path)
     with pytest.raises(SizeMismatch):
-        Downloader(5, 60, FAST).fetch(
+        Downloader(5, 60, FAST, max_unsized=16).fetch(
             requests.Session(), storage, [fake_pypi.url + meta_path], "a/m", None, "0" * 64
         )
     assert list((tmp_path / "a").iterdir()) == []

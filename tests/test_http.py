@@ -212,3 +212,13 @@ def test_a_local_master_may_use_local_addresses() -> None:
     assert policy.allow_private
     assert policy.refusal("http://127.0.0.1:8000/packages/f") is None
     assert policy.refusal("http://127.0.0.1:8001/packages/f") is not None
+
+
+def test_credentials_in_a_url_never_reach_an_error_message(origin: _Origin) -> None:
+    session = SessionFactory(5).new()
+    secret = "http://alice:s3cret@127.0.0.1:9/pypi"
+    with pytest.raises(UpstreamError) as info:
+        open_stream(session, secret, 5)
+    assert "s3cret" not in str(info.value)
+    assert "alice" not in str(info.value)
+    assert info.value.url == "http://***@127.0.0.1:9/pypi"

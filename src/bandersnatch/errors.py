@@ -2,10 +2,25 @@
 
 Each exception carries its facts as attributes and builds its message from them, so the
 CLI can print one clear line and tests can assert on the facts. This module imports
-nothing from the package. Exit codes are decided in exactly one place: ``cli``.
+nothing from the package. Exit codes are decided in exactly one place: ``cli``. A URL an
+error carries is redacted (no credentials) as the error is made.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``: credentials in a master or
+    proxy URL never reach a log line, an error message or a state file."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 class BandersnatchError(Exception):
@@ -21,10 +36,10 @@ class ConfigError(BandersnatchError):
     def __init__(self, section: str, key: str | None, value: str | None, reason: str) -> None:
         self.section = section
         self.key = key
-        self.value = value
+        self.value = None if value is None else redact(value)
         self.reason = reason
         where = f"[{section}]" if key is None else f"[{section}] {key}"
-        shown = "" if value is None else f" = {value!r}"
+        shown = "" if self.value is None else f" = {self.value!r}"
         super().__init__(f"config error: {where}{shown}: {reason}")
 
 
@@ -105,9 +120,9 @@ class UpstreamError(BandersnatchError):
     """The upstream index failed to give a usable answer."""
 
     def __init__(self, url: str, reason: str) -> None:
-        self.url = url
+        self.url = redact(url)
         self.reason = reason
-        super().__init__(f"{url}: {reason}")
+        super().__init__(f"{self.url}: {reason}")
 
 
 class RetryableError(UpstreamError):

@@ -19,7 +19,7 @@ from .storage import Storage, open_storage
 from .syncer import Syncer, SyncOptions
 from .upstream.changelog import ChangelogClient
 from .upstream.download import Downloader
-from .upstream.feeds import ChangeFeed, SimpleIndexFeed, XmlRpcFeed
+from .upstream.feeds import ChangeFeed, FallbackFeed, SimpleIndexFeed, XmlRpcFeed
 from .upstream.metadata import MetadataClient
 from .upstream.policy import HostPolicy
 from .upstream.session import RetryPolicy, SessionFactory
@@ -70,16 +70,30 @@ class Runtime:
             filters=filters.build(config.filters),
         )
 
-    def feed(self) -> ChangeFeed:
+    def feed(self, *, fallback: bool = True) -> ChangeFeed:
+        """The configured change feed; the XML-RPC one falls back to the PEP 691 root index
+        for a run where it fails (``fallback``), or lets the failure through."""
         m = self.config.mirror
         session = self.sessions.new()
-        if m.change_feed == "simple":
+
+        def simple() -> SimpleIndexFeed:
             return SimpleIndexFeed(
-                SimpleFeed(session, m.master, m.timeout, self.policy, m.global_timeout)
+                SimpleFeed(
+                    session,
+                    m.master,
+                    m.timeout,
+                    self.policy,
+                    m.global_timeout,
+                    m.max_document_size,
+                )
             )
-        return XmlRpcFeed(
-            ChangelogClient(session, m.master, m.timeout, self.policy, m.global_timeout)
+
+        if m.change_feed == "simple":
+            return simple()
+        changelog = ChangelogClient(
+            session, m.master, m.timeout, self.policy, m.global_timeout, m.max_document_size
         )
+        return FallbackFeed(XmlRpcFeed(changelog), simple) if fallback else XmlRpcFeed(changelog)
 
     def metadata_client(self) -> MetadataClient:
         m = self.config.mirror
@@ -90,6 +104,7 @@ class Runtime:
             cache_bust=m.cache_bust,
             source="simple" if m.change_feed == "simple" else "json",
             deadline=m.global_timeout,
+            max_document=m.max_document_size,
         )
 
     def downloader(self) -> Downloader:
@@ -100,6 +115,7 @@ class Runtime:
             policy=self.policy,
             download_mirror=m.download_mirror,
             mirror_only=m.download_mirror_no_fallback,
+            max_unsized=m.max_document_size,
         )
 
     def syncer(self, stop: threading.Event, guard: DeletionGuard | None = None) -> Syncer:

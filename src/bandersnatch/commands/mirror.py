@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .. import filters
 from ..config import Config
-from ..errors import FeedUnavailable, Interrupted
+from ..errors import BadUpstreamData, FeedUnavailable, Interrupted
 from ..models import IndexEntry, ProjectFailure, ProjectName, ProjectResult, SyncReport
 from ..planning import fingerprint, make_plan
 from ..pruning import DeletionGuard
@@ -136,11 +136,11 @@ class _MirrorRun:
 
     def _feed(self, status: int | None, saved: Todo | None, force_check: bool) -> FeedResult:
         """What to sync according to the change feed."""
-        feed = self.rt.feed()
         base = status if status is not None else (saved.target_serial if saved else None)
         names = self.rt.filters.known_names()
-        if names is not None:
-            return self._allowlisted(feed, names, base, force_check)
+        if names is not None:  # never the whole root index: poll the listed projects instead
+            return self._allowlisted(self.rt.feed(fallback=False), names, base, force_check)
+        feed = self.rt.feed()
         if base is None or force_check:
             return feed.listing(self._mirrored)
         return feed.since(base, self._mirrored)
@@ -162,7 +162,7 @@ class _MirrorRun:
                 if base is None or force:
                     return FeedResult(feed.last_serial(), dict.fromkeys(names, 0) | dropped)
                 result = feed.since(base, dict)
-            except FeedUnavailable as exc:
+            except (FeedUnavailable, BadUpstreamData) as exc:
                 log.warning("%s; checking each allowlisted project instead", exc)
             else:
                 for name in names - self.ledger.keys():

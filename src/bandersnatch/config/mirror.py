@@ -22,6 +22,7 @@ from .values import (
     absolute_url,
     any_path,
     boolean,
+    byte_size,
     choice,
     existing_file,
     host_list,
@@ -75,6 +76,7 @@ MIRROR_KEYS: dict[str, tuple[str, Parse]] = {
     "retries": ("retries", integer(0, 20)),
     "retry-backoff": ("retry_backoff", number(0.0)),
     "file-hosts": ("file_hosts", host_list),
+    "max-document-size": ("max_document_size", byte_size),
 }
 """INI key (pypa/bandersnatch spelling, aliases included) -> (MirrorConfig field, parser)."""
 

@@ -56,6 +56,9 @@ class MirrorConfig:
     retries: int = 3
     retry_backoff: float = 1.0
     file_hosts: tuple[tuple[str, int | None], ...] = (("files.pythonhosted.org", None),)
+    max_document_size: int = 256 * 1024 * 1024
+    """The largest body read whole: a project document, an XML-RPC answer, the root index,
+    a ``.metadata`` file (files are bounded by the size upstream advertises)."""
     """Hosts (and ports) file URLs may name, besides the master and download-mirror."""
 
 

@@ -162,12 +162,23 @@ def regex_lines(raw: str) -> list[str]:
     return lines
 
 
-_SIZE = re.compile(r"\d+(\.\d+)?\s*([kmgtpe]i?b?|b|bytes?)?", re.IGNORECASE)
+_UNITS = {"": 0, "b": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmgtpe])(?:i?b)?|(b|bytes?))?", re.IGNORECASE)
+
+
+def byte_size(raw: str) -> int:
+    """``1024``, ``500K``, ``64 MiB``, ``2.5GB``, ``10 bytes`` -> bytes. The one grammar of a
+    size in the config: every unit is a power of 1024."""
+    match = _SIZE.fullmatch(raw.strip())
+    if not match:
+        raise ValueError("not a size: use bytes or a number with a unit, e.g. 500M or 2GiB")
+    number, unit = match.group(1), match.group(2) or ""
+    return int(float(number) * 1024 ** _UNITS[unit.lower()])
 
 
 def size(raw: str) -> str:
-    if not _SIZE.fullmatch(raw.strip()):
-        raise ValueError("not a size: use bytes or a number with a unit, e.g. 500M or 2GiB")
+    """A size kept as written (the filter sections hold raw strings), checked."""
+    byte_size(raw)
     return raw.strip()
 
 

@@ -10,11 +10,11 @@ as upstream publishes it, before any release or file filter.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..config import FilterConfig
+from ..config.values import byte_size
 from ..errors import ConfigError
 from ..models import Project, ProjectName
 from .matching import RegexRule, regex_rules
@@ -25,17 +25,10 @@ ProjectHook = Callable[[Project], bool]
 PROJECT_ROOTS: Mapping[str, frozenset[str] | None] = {"info": None, "last_serial": None}
 """What ``regex_project_metadata`` keys can read."""
 
-_UNITS = {"": 0, "b": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtpe]?)(?:i?b?|bytes?)", re.IGNORECASE)
-
 
 def parse_size(text: str) -> int:
-    """``1G``, ``500 MiB``, ``2.5GB``, ``1024`` -> bytes; every unit is a power of 1024."""
-    match = _SIZE.fullmatch(text.strip())
-    if not match:
-        raise ValueError(f"not a size: {text!r}")
-    number, unit = match.groups()
-    return int(float(number) * 1024 ** _UNITS[unit.lower()])
+    """A size in the config's one grammar (``config.values.byte_size``), in bytes."""
+    return byte_size(text)
 
 
 @dataclass(frozen=True)

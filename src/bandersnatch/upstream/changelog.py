@@ -17,8 +17,6 @@ from .session import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-MAX_ANSWER = 512 * 1024 * 1024
-"""The largest XML-RPC answer read (``list_packages_with_serial`` is about 40 MB on PyPI)."""
 PAGE_SIZE = 50_000
 """PyPI returns at most this many rows per ``changelog_since_serial`` call."""
 RATE_LIMIT_FAULT = -32500
@@ -32,9 +30,15 @@ class RequestsTransport(xmlrpc.client.Transport):
     never needs them, and entity expansion is how an answer becomes a memory bomb."""
 
     def __init__(
-        self, session: requests.Session, url: str, timeout: float, deadline: float = 1800.0
+        self,
+        session: requests.Session,
+        url: str,
+        timeout: float,
+        deadline: float = 1800.0,
+        max_answer: int = 256 * 1024 * 1024,
     ) -> None:
         super().__init__()
+        self._max = max_answer
         self._session = session
         self._url = url
         self._timeout = timeout
@@ -60,7 +64,7 @@ class RequestsTransport(xmlrpc.client.Transport):
             if response.status_code in (404, 405, 410, 501):
                 raise FeedUnavailable(self._url, f"HTTP {response.status_code}: no XML-RPC here")
             check_status(response)
-            body = response.read(MAX_ANSWER)
+            body = response.read(self._max)
         if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
             raise BadUpstreamData(self._url, "XML-RPC answer declares a DTD or entities")
         parser, unmarshaller = self.getparser()
@@ -83,9 +87,10 @@ class ChangelogClient:
         timeout: float,
         policy: RetryPolicy,
         deadline: float = 1800.0,
+        max_answer: int = 256 * 1024 * 1024,
     ) -> None:
         self.url = f"{master}/pypi"
-        transport = RequestsTransport(session, self.url, timeout, deadline)
+        transport = RequestsTransport(session, self.url, timeout, deadline, max_answer)
         self._proxy = xmlrpc.client.ServerProxy(self.url, transport=transport, allow_none=True)
         # One feed call stands between the run and all its work: be more patient with it.
         self._policy = RetryPolicy(retries=max(policy.retries, 5), backoff=policy.backoff)

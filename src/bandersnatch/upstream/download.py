@@ -17,9 +17,6 @@ from .session import RetryPolicy
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
-MAX_UNSIZED = 64 * 1024 * 1024
-"""A body whose size upstream did not advertise (a ``.metadata`` file) may not exceed this:
-a hostile upstream cannot stream forever into the mirror's disk."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +26,9 @@ class Downloader:
     policy: RetryPolicy
     download_mirror: str | None = None
     mirror_only: bool = False
+    max_unsized: int = 256 * 1024 * 1024
+    """A body whose size upstream did not advertise (a ``.metadata`` file) may not exceed
+    this: a hostile upstream cannot stream forever into the mirror's disk."""
 
     def sources(self, url: str, rel_path: str) -> list[str]:
         """Where to fetch a file from, in order (``download-mirror`` first, if set)."""
@@ -61,7 +61,7 @@ class Downloader:
             except UpstreamError as exc:
                 last = exc
                 if len(urls) > 1:
-                    log.warning("%s: %s", url, exc.reason)
+                    log.warning("%s: %s", exc.url, exc.reason)
         assert last is not None
         raise last
 
@@ -75,7 +75,7 @@ class Downloader:
         sha256: str,
         keep: int,
     ) -> Fetched:
-        limit = MAX_UNSIZED if size is None else size
+        limit = self.max_unsized if size is None else size
         with open_stream(session, url, self.timeout, deadline=self.global_timeout) as response:
             if response.status_code == 404:
                 raise NotFound(url)

@@ -3,14 +3,18 @@ index of any simple index (``[mirror] change-feed``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..errors import BadUpstreamData, FeedUnavailable
 from ..models import ProjectName
 from ..planning import collect_changes, diff_snapshot
 from .changelog import ChangelogClient
 from .simple import SimpleFeed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,30 @@ class SimpleIndexFeed:
         return FeedResult(
             target, diff_snapshot(serials, mirrored()), {n: d for n, (d, _s) in listed.items()}
         )
+
+
+class FallbackFeed:
+    """The XML-RPC changelog, and for a run in which it is missing or answers something
+    unusable (a fault, a document that does not parse, an entity bomb), the PEP 691 root
+    index of the same upstream: PyPI serves both, with the same serials."""
+
+    def __init__(self, primary: XmlRpcFeed, fallback: Callable[[], SimpleIndexFeed]) -> None:
+        self.primary = primary
+        self.fallback = fallback
+
+    def last_serial(self) -> int:
+        return self.primary.last_serial()
+
+    def listing(self, mirrored: Mirrored) -> FeedResult:
+        try:
+            return self.primary.listing(mirrored)
+        except (FeedUnavailable, BadUpstreamData) as exc:
+            log.warning("%s; reading the PEP 691 root index instead for this run", exc)
+            return self.fallback().listing(mirrored)
+
+    def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
+        try:
+            return self.primary.since(serial, mirrored)
+        except (FeedUnavailable, BadUpstreamData) as exc:
+            log.warning("%s; reading the PEP 691 root index instead for this run", exc)
+            return self.fallback().since(serial, mirrored)

@@ -32,9 +32,6 @@ from .simple import SIMPLE_JSON, parse_simple_project
 
 log = logging.getLogger(__name__)
 
-MAX_DOCUMENT = 64 * 1024 * 1024
-"""The largest project document read (PyPI's largest JSON API documents are a few MB)."""
-
 
 class _Stale(RetryableError):
     def __init__(self, url: str, expected: int, got: int | None) -> None:
@@ -56,7 +53,9 @@ class MetadataClient:
         cache_bust: bool = True,
         source: str = "json",
         deadline: float = 1800.0,
+        max_document: int = 256 * 1024 * 1024,
     ) -> None:
+        self.max_document = max_document
         self.master = master
         self.timeout = timeout
         self.deadline = deadline
@@ -105,7 +104,7 @@ class MetadataClient:
             if response.status_code == 404:
                 raise NotFound(url)
             check_status(response)
-            body = response.read(MAX_DOCUMENT)
+            body = response.read(self.max_document)
         doc = json_document(url, body)
         serial = _serial(response.headers.get("X-PyPI-Last-Serial"), doc, self.source)
         if expected and (serial is None or serial < expected):

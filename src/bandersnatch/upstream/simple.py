@@ -28,8 +28,6 @@ from .session import RetryPolicy
 log = logging.getLogger(__name__)
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
-MAX_ROOT = 512 * 1024 * 1024
-"""The largest root index read (PyPI's JSON root is about 40 MB at 700,000 projects)."""
 
 
 def version_from_filename(filename: str) -> str:
@@ -126,8 +124,10 @@ class SimpleFeed:
         timeout: float,
         policy: RetryPolicy,
         deadline: float = 1800.0,
+        max_document: int = 256 * 1024 * 1024,
     ) -> None:
         self.url = f"{master}/simple/"
+        self._max = max_document
         self._session = session
         self._timeout = timeout
         self._policy = policy
@@ -160,7 +160,7 @@ class SimpleFeed:
             self._session, self.url, self._timeout, headers, deadline=self._deadline
         ) as response:
             check_status(response)
-            doc = json_document(self.url, response.read(MAX_ROOT))
+            doc = json_document(self.url, response.read(self._max))
         if not isinstance(doc, dict):
             raise BadUpstreamData(self.url, "root index is not a JSON object")
         return doc
