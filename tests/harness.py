@@ -29,17 +29,24 @@ class Mirror:
         return self.directory / "web"
 
     def run(
-        self, *args: str, timeout: float = 240, file_size_limit: int | None = None
+        self,
+        *args: str,
+        timeout: float = 240,
+        file_size_limit: int | None = None,
+        umask: int | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``bandersnatch -c <config> <args>`` and return the finished process.
 
         ``file_size_limit``: no file the run writes may grow past this many bytes (a write
-        past it fails with EFBIG, as a write to a full disk fails with ENOSPC)."""
+        past it fails with EFBIG, as a write to a full disk fails with ENOSPC). ``umask``:
+        the run's umask."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
         def limit() -> None:
             if file_size_limit is not None:
                 resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+            if umask is not None:
+                os.umask(umask)
 
         return subprocess.run(
             [*CLI, "-c", str(self.config), *args],
@@ -48,7 +55,7 @@ class Mirror:
             timeout=timeout,
             env=env,
             check=False,
-            preexec_fn=limit if file_size_limit is not None else None,
+            preexec_fn=limit if file_size_limit is not None or umask is not None else None,
         )
 
     def page_json(self, name: str) -> dict[str, object]:

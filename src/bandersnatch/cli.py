@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="lift the [mirror] max-deletions guard for this run",
     )
+    mirror.add_argument(
+        "--cleanup-todo", action="store_true", help="accepted for pypa/bandersnatch; no effect"
+    )
     sync = commands.add_parser("sync", help="fetch the named projects now")
     sync.add_argument("names", nargs="+", metavar="NAME", help="project names")
     sync.add_argument(
@@ -99,6 +102,32 @@ def add_delete_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="also delete the projects a requirements file names (repeatable)",
     )  # fmt: skip
     cmd.add_argument("--dry-run", action="store_true", help="change nothing; report what to do")
+    cmd.add_argument(
+        "--workers", type=int, metavar="N", help="accepted for pypa/bandersnatch; no effect"
+    )
+    cmd.add_argument(
+        "--skip-json-fetch", action="store_true", help="accepted for pypa/bandersnatch; no effect"
+    )
+
+
+INERT_OPTIONS = {
+    ("mirror", "cleanup_todo"): (
+        "--cleanup-todo has no effect: a project that no longer exists upstream always "
+        "leaves the todo here"
+    ),
+    ("delete", "workers"): "--workers has no effect: delete only removes local files",
+    ("delete", "skip_json_fetch"): (
+        "--skip-json-fetch has no effect: delete reads the mirror's own pages and never asks "
+        "upstream"
+    ),
+}
+"""pypa/bandersnatch options that mean nothing here: accepted, with one warning why."""
+
+
+def warn_inert(args: argparse.Namespace) -> None:
+    for (command, option), why in INERT_OPTIONS.items():
+        if args.command == command and getattr(args, option, None) not in (None, False):
+            log.warning("%s", why)
 
 
 def setup_logging(debug: bool, log_config: Path | None) -> None:
@@ -220,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(Path(args.config))
         setup_logging(args.debug, config.mirror.log_config)
+        warn_inert(args)
         return dispatch(args, config)
     except (ConfigError, ConfigFileMissing, UsageError) as exc:
         print(f"bandersnatch: {exc}", file=sys.stderr)

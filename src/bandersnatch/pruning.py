@@ -45,12 +45,18 @@ class DeletionGuard:
 
 class Pruner:
     def __init__(
-        self, storage: Storage, publisher: Publisher, guard: DeletionGuard, prune_filtered: bool
+        self,
+        storage: Storage,
+        publisher: Publisher,
+        guard: DeletionGuard,
+        prune_filtered: bool,
+        delete_missing: bool = True,
     ) -> None:
         self.storage = storage
         self.publisher = publisher
         self.guard = guard
         self.prune_filtered = prune_filtered
+        self.delete_missing = delete_missing
 
     def stale_files(self, project: Project, upstream_paths: frozenset[str]) -> list[str]:
         """Files the project's current page lists that its new page will not. With
@@ -66,6 +72,9 @@ class Pruner:
         remove it from the mirror, within the guard."""
         if excluded and not self.prune_filtered:
             log.info("%s: excluded by filters; kept as is (prune-filtered = false)", name)
+            return ProjectResult(name, name, expected)
+        if not excluded and not self.delete_missing:
+            log.info("%s: removed upstream; kept as is (delete_missing_packages = false)", name)
             return ProjectResult(name, name, expected)
         listed = self.publisher.listing(name)
         if listed is None:

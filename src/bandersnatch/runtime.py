@@ -46,7 +46,7 @@ class Runtime:
     @classmethod
     def build(cls, config: Config) -> Runtime:
         m = config.mirror
-        storage = open_storage(m.storage_backend, m.directory)
+        storage = open_storage(m.storage_backend, m.directory, m.manage_permissions)
         root_uri = m.root_uri
         options = PageOptions(
             root_uri=root_uri, digest_name=m.digest_name, link_upstream=not m.release_files
@@ -128,6 +128,7 @@ class Runtime:
             json_enabled=m.json,
             stop_on_error=m.stop_on_error,
             prune_filtered=m.prune_filtered,
+            delete_missing=m.delete_missing_packages,
         )
         return Syncer(
             self.sessions,

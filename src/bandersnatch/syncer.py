@@ -48,6 +48,7 @@ class SyncOptions:
     json_enabled: bool = False
     stop_on_error: bool = False
     prune_filtered: bool = True
+    delete_missing: bool = True
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,9 @@ class Syncer:
         self.project_filter = project_filter
         self.stop = stop or threading.Event()
         self.guard = guard or DeletionGuard(None)
-        self.pruner = Pruner(storage, publisher, self.guard, options.prune_filtered)
+        self.pruner = Pruner(
+            storage, publisher, self.guard, options.prune_filtered, options.delete_missing
+        )
         self.display_names: Mapping[ProjectName, str] = {}
         self.known_serials: Mapping[ProjectName, int] = {}
         """Serials the mirror already holds; a project fetched at one of them is skipped

@@ -77,8 +77,21 @@ MIRROR_KEYS: dict[str, tuple[str, Parse]] = {
     "retry-backoff": ("retry_backoff", number(0.0)),
     "file-hosts": ("file_hosts", host_list),
     "max-document-size": ("max_document_size", byte_size),
+    "storage-filesystem-manage-permissions": ("manage_permissions", boolean),
+    "delete_missing_packages": ("delete_missing_packages", boolean),
+    "delete-missing-packages": ("delete_missing_packages", boolean),
+    "cleanup_todo": ("cleanup_todo", boolean),
+    "cleanup-todo": ("cleanup_todo", boolean),
 }
 """INI key (pypa/bandersnatch spelling, aliases included) -> (MirrorConfig field, parser)."""
+
+INERT = {
+    "cleanup_todo": (
+        "a project that no longer exists upstream always leaves the todo here (once upstream's "
+        "origin confirms the 404); remove the line"
+    ),
+}
+"""Fields pypa/bandersnatch knows that mean nothing here: accepted, with one warning why."""
 
 _OPTIONAL = frozenset({"root_uri", "diff_file", "download_mirror", "proxy", "log_config"})
 """Fields whose empty value means None."""
@@ -145,6 +158,16 @@ def read_mirror(parser: configparser.ConfigParser, path: Path) -> MirrorConfig:
     if "directory" not in values:
         raise ConfigError("mirror", "directory", None, "required: where the mirror lives")
     _check_https(values, keys)
+    for name, why in INERT.items():
+        if name in values:
+            logger.warning("[mirror] %s has no effect: %s", keys[name], why)
+            del values[name]
+    if values.get("delete_missing_packages") is False:
+        logger.warning(
+            "[mirror] %s = false: projects removed upstream (malware among them) stay in the "
+            "mirror; remove the line to mirror removals within max-deletions",
+            keys["delete_missing_packages"],
+        )
     if values.get("release_files") is False and not values.get("root_uri"):
         logger.warning(
             "[mirror] release-files = false without root_uri: pages will link to %s",

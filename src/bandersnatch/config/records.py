@@ -56,6 +56,11 @@ class MirrorConfig:
     retries: int = 3
     retry_backoff: float = 1.0
     file_hosts: tuple[tuple[str, int | None], ...] = (("files.pythonhosted.org", None),)
+    manage_permissions: bool = True
+    """Files 0644, directories 0755, state files 0600 whatever the umask (false: the umask
+    decides), pypa/bandersnatch's ``storage-filesystem-manage-permissions``."""
+    delete_missing_packages: bool = True
+    """Projects upstream no longer has are removed (within ``max_deletions``)."""
     max_document_size: int = 256 * 1024 * 1024
     """The largest body read whole: a project document, an XML-RPC answer, the root index,
     a ``.metadata`` file (files are bounded by the size upstream advertises)."""
