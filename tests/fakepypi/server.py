@@ -31,6 +31,7 @@ import hashlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -216,6 +217,11 @@ class _HTTPServer(ThreadingHTTPServer):
         with self._conn_lock:
             self._conns.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # a client that went away (e.g. one that dropped an `overlong` connection)
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._conn_lock:
