@@ -104,6 +104,10 @@ def _set_stage(tmp: Path, fake: FakePyPI, foreign: FakePyPI, mode: str) -> Scene
     refused: dict[str, list[str]] = {}
 
     hostile = fake.hostile_files("traversal") + fake.hostile_paths("traversal")
+    bracket = "http://[::1/packages/aa/bb/evil_bracket-1.0.tar.gz"  # an URL that does not parse
+    hostile.append(
+        universe.add_custom_file("traversal", "1.0", "evil_bracket-1.0.tar.gz", b"", url=bracket)
+    )
     refused["traversal"] = [f.filename for f in hostile]
 
     # files advertised on another host, another scheme, and a file URL to a file outside

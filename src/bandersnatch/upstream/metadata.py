@@ -226,7 +226,10 @@ def parse_file(url: str, version: str, entry: Any) -> ReleaseFile:
     optional = ("requires_python", "yanked_reason", "upload_time_iso_8601", "packagetype")
     if not all(fields.is_text(entry.get(key)) for key in (*optional, "python_version")):
         raise BadUpstreamData(url, f"{filename}: a text field is not valid Unicode")
-    file_url = urljoin(url, file_url)  # PyPI's are absolute; some proxies' are relative
+    try:
+        file_url = urljoin(url, file_url)  # PyPI's are absolute; some proxies' are relative
+    except ValueError:  # e.g. an unclosed "[" in the host
+        raise BadUpstreamData(url, f"{filename}: the url does not parse") from None
     core = entry.get("core-metadata", entry.get("data-dist-info-metadata"))
     return ReleaseFile(
         filename=filename,

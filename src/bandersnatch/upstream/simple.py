@@ -56,7 +56,10 @@ def _simple_file(page_url: str, entry: Any) -> ReleaseFile:
         isinstance(yanked, str) and not fields.is_text(yanked)
     ):
         raise BadUpstreamData(page_url, f"{filename}: a text field is not valid Unicode")
-    absolute = urljoin(page_url, url)
+    try:
+        absolute = urljoin(page_url, url)
+    except ValueError:  # e.g. an unclosed "[" in the host
+        raise BadUpstreamData(page_url, f"{filename}: the url does not parse") from None
     core = entry.get("core-metadata", entry.get("dist-info-metadata"))
     return ReleaseFile(
         filename=filename,
