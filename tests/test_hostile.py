@@ -36,6 +36,7 @@ from fakepypi import (
     Universe,
     make_small_universe,
 )
+from fakepypi import pages as fakepages
 from harness import Mirror, make_mirror, sha256_of
 
 MAX_DOC = 256 * 1024
@@ -320,3 +321,21 @@ def test_a_trickling_upstream_is_cut_off_at_global_timeout(
     assert mirror.temp_files() == []
     assert mirror.page_json("pyreq")["files"]  # the others were mirrored meanwhile
     assert "dep-leaf" in (mirror.directory / "todo").read_text()
+
+
+@pytest.mark.parametrize("bogus", [True, 2**40, "\u00b2"])
+def test_a_bogus_serial_in_the_root_index_never_stops_later_runs(
+    tmp_path: Path, fake_pypi: FakePyPI, monkeypatch: pytest.MonkeyPatch, bogus: object
+) -> None:
+    real = fakepages.simple_root_json
+
+    def bogus_root(entries: Any, last: int) -> dict[str, Any]:
+        return {**real(entries, last), "meta": {"api-version": "1.4", "_last-serial": bogus}}
+
+    monkeypatch.setattr(fakepages, "simple_root_json", bogus_root)
+    mirror = make_mirror(tmp_path, fake_pypi, {"change-feed": "simple"})
+    for _ in range(2):
+        result = mirror.run("mirror")
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+    assert int((mirror.directory / "status").read_text()) == fake_pypi.universe.last_serial

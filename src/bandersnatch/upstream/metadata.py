@@ -136,8 +136,9 @@ def _within_hosts(session: requests.Session, project: Project) -> Project:
 
 def _serial(header: str | None, doc: Any, source: str) -> int | None:
     """The serial of a response: its X-PyPI-Last-Serial header, else the body's own."""
-    if header and header.strip().isdigit():
-        return int(header)
+    found = fields.serial(header)
+    if found is not None:
+        return found
     if not isinstance(doc, dict):
         return None
     if source == "simple":
@@ -145,9 +146,7 @@ def _serial(header: str | None, doc: Any, source: str) -> int | None:
         value = meta.get("_last-serial") if isinstance(meta, dict) else None
     else:
         value = doc.get("last_serial")
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        return int(value)
-    return None
+    return fields.serial(value)
 
 
 def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Project:
@@ -159,8 +158,7 @@ def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Projec
     if not isinstance(display, str) or not isinstance(releases, dict):
         raise BadUpstreamData(url, "JSON API document lacks info.name or releases")
     if serial is None:
-        body_serial = doc.get("last_serial")
-        serial = body_serial if isinstance(body_serial, int) else 0
+        serial = fields.serial(doc.get("last_serial")) or 0
     name = project_name(display)
     if name is None:
         raise BadUpstreamData(url, f"info.name is not a project name: {display!r:.80}")
