@@ -339,3 +339,15 @@ def test_a_bogus_serial_in_the_root_index_never_stops_later_runs(
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
     assert int((mirror.directory / "status").read_text()) == fake_pypi.universe.last_serial
+
+
+def test_a_document_too_deep_to_walk_fails_only_its_project(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    fake_pypi.deep_json("pyreq", depth=600)  # parses, but is too deep for recursive code
+    mirror = make_mirror(tmp_path, fake_pypi)
+    result = mirror.run("mirror")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert re.search(r"failed: pyreq: .*'info' is nested too deeply", result.stderr)
+    assert mirror.page_json("yanky")["files"]

@@ -165,6 +165,10 @@ def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Projec
     asked = url.rstrip("/").split("/")[-2]
     if name != asked:
         raise BadUpstreamData(url, f"asked for {asked!r} but got the project {display!r}")
+    try:
+        info = _frozen_info(doc["info"])
+    except RecursionError:  # parsed, but too deep to walk
+        raise BadUpstreamData(url, "JSON API document: 'info' is nested too deeply") from None
     files: list[ReleaseFile] = []
     refused: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -193,7 +197,7 @@ def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Projec
         files=tuple(files),
         json_document=body,
         refused=tuple(refused),
-        info=_frozen_info(doc["info"]),
+        info=info,
     )
 
 
