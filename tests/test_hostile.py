@@ -351,3 +351,28 @@ def test_a_document_too_deep_to_walk_fails_only_its_project(
     assert "Traceback" not in result.stderr
     assert re.search(r"failed: pyreq: .*'info' is nested too deeply", result.stderr)
     assert mirror.page_json("yanky")["files"]
+
+
+def test_credentials_in_the_master_url_never_reach_a_page_that_links_upstream(
+    tmp_path: Path, make_fake_pypi: Any
+) -> None:
+    """A mirror of a mirror behind basic auth, with release-files = false: the pages link
+    files on the files host, never by a URL joined to the master's (with its password)."""
+    fake: FakePyPI = make_fake_pypi(credentials=("alice", "s3cret"))
+    relative = "../../packages/aa/bb/dep_leaf-3.0.tar.gz"  # as a bandersnatch mirror links
+    fake.universe.add_custom_file("dep-leaf", "3.0", "dep_leaf-3.0.tar.gz", b"x", url=relative)
+    master = fake.url.replace("http://", "http://alice:s3cret@")
+    options = {"master": master, "release-files": "false", "change-feed": "simple"}
+    mirror = make_mirror(tmp_path, fake, options)
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout + result.stderr
+    page = mirror.page_json("dep-leaf")
+    urls = {f["filename"]: f["url"] for f in page["files"]}  # type: ignore[attr-defined]
+    assert (
+        urls["dep_leaf-3.0.tar.gz"]
+        == "https://files.pythonhosted.org/packages/aa/bb/dep_leaf-3.0.tar.gz"
+    )
+    for path in mirror.directory.rglob("*"):
+        if path.is_file():
+            assert b"s3cret" not in path.read_bytes(), path
