@@ -356,6 +356,8 @@ def test_diff_file_reference_to_a_missing_key(tmp_path: Path) -> None:
         ("Workers = 3", "Workers", "3", "did you mean 'workers'"),
         ("keep-index-version = 1", "keep-index-version", "1", "did you mean 'keep"),
         ("frobnicate = 1", "frobnicate", "1", "unknown key"),
+        ("max-document-size = " + "9" * 400, "max-document-size", "9" * 400, "too large"),
+        ("log-config = /" + "a" * 5000, "log-config", "/" + "a" * 5000, "cannot be read"),
     ],
 )
 def test_mirror_errors(tmp_path: Path, line: str, key: str, value: str, reason: str) -> None:
@@ -440,6 +442,20 @@ def test_default_section_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFix
         ("[latest_release]\nkeep = -1\n", "latest_release", "keep", "-1", "0 or more"),
         ("[latest_release]\nsort_by = age\n", "latest_release", "sort_by", "age", "version, time"),
         ("[filter_regex]\nreleases = (\n", "filter_regex", "releases", "(", "regular expression"),
+        (
+            "[filter_regex]\npackages = a{99999999999}\n",
+            "filter_regex",
+            "packages",
+            "a{99999999999}",
+            "too large",
+        ),
+        (
+            "[filter_regex]\npackages = " + "(" * 2000 + ")" * 2000 + "\n",
+            "filter_regex",
+            "packages",
+            "(" * 2000 + ")" * 2000,
+            "recursion",
+        ),
         (
             "[regex_project_metadata]\ninfo.name = [\n",
             "regex_project_metadata",

@@ -7,18 +7,29 @@ import csv
 import email.parser
 import hashlib
 import io
+import socket
 import tarfile
 import time
 import xmlrpc.client
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
+from xml.parsers.expat import ExpatError
 
 import pytest
 import requests
 from packaging.utils import canonicalize_name
 
-from fakepypi import FakePyPI, FileSpec, ProjectSpec, Universe, artifacts, make_universe
+from fakepypi import (
+    INVALID_NAMES,
+    FakePyPI,
+    FileSpec,
+    ProjectSpec,
+    Universe,
+    artifacts,
+    make_universe,
+)
 from fakepypi.pages import JSON_TYPE
 
 PIP_ACCEPT = (
@@ -648,3 +659,162 @@ def test_make_universe() -> None:
         make_universe(n_projects=300, seed=1).packages_with_serial()
         == universe.packages_with_serial()
     )
+
+
+# -- hostile upstream switches -----------------------------------------------------------
+
+
+def test_hostile_paths(fake_pypi: FakePyPI, http: requests.Session) -> None:
+    added = fake_pypi.hostile_paths("dep-leaf")
+    names = {f.filename for f in added}
+    assert any("\\" in n for n in names)
+    assert ".htaccess" in names
+    assert any(len(n.encode()) > 255 for n in names)
+    advertised = {f["filename"]: f for f in simple_json(http, fake_pypi, "dep-leaf")["files"]}
+    assert names <= set(advertised)
+    urls = [advertised[n]["url"] for n in names]
+    for marker in ("%5c", "%2e%2e/%2E%2E", "/aa//", "%00", "/etc/"):
+        assert any(marker in u for u in urls), marker
+    assert any(len(urlsplit(u).path.encode()) > 1024 for u in urls)
+    for name in names:
+        resp = http.get(advertised[name]["url"])
+        assert resp.status_code == 200, name
+        assert hashlib.sha256(resp.content).hexdigest() == advertised[name]["hashes"]["sha256"]
+
+
+def test_invalid_names_in_every_feed(fake_pypi: FakePyPI, http: requests.Session) -> None:
+    fake_pypi.inject_invalid_names()
+    last = fake_pypi.universe.last_serial
+    with rpc(fake_pypi) as proxy:
+        listed = proxy.list_packages_with_serial()
+        rows = proxy.changelog_since_serial(2)
+        assert proxy.changelog_since_serial(last) == []  # no page, no injected rows
+    assert {n: listed[n] for n in INVALID_NAMES} == dict.fromkeys(INVALID_NAMES, last)
+    assert "dep-leaf" in listed
+    assert [r[0] for r in rows[1 : 1 + len(INVALID_NAMES)]] == list(INVALID_NAMES)
+    assert {r[4] for r in rows[1 : 1 + len(INVALID_NAMES)]} == {rows[0][4]} == {3}
+    assert [r[4] for r in rows] == sorted(r[4] for r in rows)
+    root = http.get(fake_pypi.simple_url(), headers={"Accept": JSON_TYPE}).json()
+    names = [p["name"] for p in root["projects"]]
+    assert set(INVALID_NAMES) <= set(names) and "dep-leaf" in names
+    html = http.get(fake_pypi.simple_url()).text
+    assert ">foo bar</a>" in html and ">a/b</a>" in html
+    fake_pypi.reset_faults()
+    with rpc(fake_pypi) as proxy:
+        assert "-" not in proxy.list_packages_with_serial()
+
+
+def test_files_advertised_on_other_hosts_and_schemes(
+    fake_pypi: FakePyPI, http: requests.Session
+) -> None:
+    universe = fake_pypi.universe
+    foreign = {
+        "f_http-1.0.tar.gz": "http://127.0.0.1:9/packages/aa/bb/f_http-1.0.tar.gz",
+        "f_ftp-1.0.tar.gz": "ftp://127.0.0.1/packages/aa/bb/f_ftp-1.0.tar.gz",
+        "f_file-1.0.tar.gz": "file:///tmp/packages/aa/bb/f_file-1.0.tar.gz",
+    }
+    for filename, url in foreign.items():
+        universe.add_custom_file("dep-leaf", "5.0", filename, b"x", url=url)
+    advertised = {
+        f["filename"]: f["url"] for f in simple_json(http, fake_pypi, "dep-leaf")["files"]
+    }
+    api = http.get(fake_pypi.json_url("dep-leaf")).json()["releases"]["5.0"]
+    html = http.get(fake_pypi.simple_url("dep-leaf")).text
+    for filename, url in foreign.items():
+        assert advertised[filename] == url
+        assert next(f["url"] for f in api if f["filename"] == filename) == url
+        assert f'href="{url}#sha256=' in html
+    assert http.get(fake_pypi.url + "/packages/aa/bb/f_http-1.0.tar.gz").status_code == 404
+
+
+def test_redirect(fake_pypi: FakePyPI, http: requests.Session) -> None:
+    url = fake_pypi.file_url("dep-leaf", "dep_leaf-1.0-py3-none-any.whl")
+    elsewhere = "http://127.0.0.1:9/packages/elsewhere.whl"
+    fake_pypi.redirect(url[len(fake_pypi.url) :], elsewhere, times=1)
+    resp = http.get(url, allow_redirects=False)
+    assert (resp.status_code, resp.headers["Location"]) == (302, elsewhere)
+    assert http.get(url, allow_redirects=False).status_code == 200
+
+
+def test_deep_and_oversized_documents(fake_pypi: FakePyPI, http: requests.Session) -> None:
+    fake_pypi.deep_json("dep-leaf")
+    for url, headers in (
+        (fake_pypi.json_url("dep-leaf"), {}),
+        (fake_pypi.simple_url("dep-leaf"), {"Accept": JSON_TYPE}),
+    ):
+        resp = http.get(url, headers=headers)
+        assert resp.status_code == 200 and resp.headers["X-PyPI-Last-Serial"]
+        assert resp.content.count(b"[") >= 100_000
+        with pytest.raises(RecursionError):
+            resp.json()
+    fake_pypi.deep_json("pyreq", depth=40)
+    doc = http.get(fake_pypi.json_url("pyreq")).json()
+    value, depth = doc["info"]["deep"], 1
+    while value:
+        value, depth = value[0], depth + 1
+    assert depth == 40 and doc["info"]["name"] == "pyreq"
+    assert "deep" in simple_json(http, fake_pypi, "pyreq")
+    fake_pypi.oversized("yanky", 100_000)
+    api = http.get(fake_pypi.json_url("yanky"))
+    assert len(api.content) > 100_000 and api.json()["info"]["name"] == "yanky"
+    page = http.get(fake_pypi.simple_url("yanky"), headers={"Accept": JSON_TYPE})
+    assert len(page.content) > 100_000 and len(page.json()["files"]) == 3
+    assert len(http.get(fake_pypi.json_url("nometa")).content) < 100_000
+
+
+def test_overlong_body(fake_pypi: FakePyPI) -> None:
+    url = fake_pypi.file_url("dep-leaf", "dep_leaf-1.0-py3-none-any.whl")
+    path = url[len(fake_pypi.url) :]
+    expected = fake_pypi.universe.file("dep-leaf", "dep_leaf-1.0-py3-none-any.whl").content
+    fake_pypi.overlong(path, extra=b"SMUGGLED", times=1)
+    with socket.create_connection((fake_pypi.host, fake_pypi.port), timeout=5) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data = b""
+        while not data.endswith(b"SMUGGLED"):
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert f"Content-Length: {len(expected)}".encode() in head
+    assert body == expected + b"SMUGGLED"
+
+
+def test_xmlrpc_entity_bomb(fake_pypi: FakePyPI) -> None:
+    fake_pypi.xmlrpc_entity_bomb("changelog_since_serial", times=1, levels=3)
+    call = xmlrpc.client.dumps((0,), "changelog_since_serial").encode()
+    raw = requests.post(fake_pypi.xmlrpc_url, data=call, timeout=5).content
+    assert b"<!DOCTYPE" in raw and b"<!ENTITY lol3" in raw
+    (rows,), _ = xmlrpc.client.loads(raw)
+    assert rows == [["lol" * 1000, None, 0, "create", fake_pypi.universe.last_serial]]
+    with rpc(fake_pypi) as proxy:
+        assert proxy.changelog_since_serial(0)[0][3] == "create"  # times=1: used up
+        fake_pypi.xmlrpc_entity_bomb("list_packages_with_serial", levels=2)
+        assert proxy.list_packages_with_serial() == {"lol" * 100: fake_pypi.universe.last_serial}
+        fake_pypi.xmlrpc_entity_bomb()  # the classic billion laughs, on every method
+        with pytest.raises(ExpatError, match="amplification"):
+            proxy.changelog_last_serial()
+    assert fake_pypi.requests.snapshot()[-1].fault == "entity_bomb"
+
+
+def test_trickle(fake_pypi: FakePyPI) -> None:
+    url = fake_pypi.json_url("dep-leaf")
+    fake_pypi.trickle("/pypi/dep-leaf/json", 0.2, times=1)
+    start = time.monotonic()
+    with requests.get(url, stream=True, timeout=5) as resp:
+        assert resp.status_code == 200 and int(resp.headers["Content-Length"]) > 100
+        assert resp.raw.read(3) == b'{"i'
+        assert time.monotonic() - start >= 0.4  # three bytes, 0.2 s apart
+    assert requests.get(url, timeout=5).json()["info"]["name"] == "dep-leaf"
+
+
+def test_credentials(make_fake_pypi: Callable[..., FakePyPI], http: requests.Session) -> None:
+    server = make_fake_pypi(credentials=("alice", "s3cret"))
+    assert http.get(server.simple_url()).status_code == 401
+    assert http.get(server.json_url("dep-leaf"), auth=("alice", "nope")).status_code == 401
+    assert http.get(server.json_url("dep-leaf"), auth=("alice", "s3cret")).status_code == 200
+    with_url = server.url.replace("http://", "http://alice:s3cret@") + "/simple/dep-leaf/"
+    assert http.get(with_url).status_code == 200
+    with rpc(server) as proxy, pytest.raises(xmlrpc.client.ProtocolError):
+        proxy.changelog_last_serial()
+    url = server.file_url("dep-leaf", "dep_leaf-1.0-py3-none-any.whl")
+    assert http.get(url).status_code == 200  # files are served to anyone

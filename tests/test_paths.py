@@ -55,6 +55,7 @@ def test_a_content_addressed_url_is_stored_under_its_filename_in_its_directory()
         ("file:///packages/ab/cd/ef/foo.whl", "foo.whl"),
         ("https://h/elsewhere/foo.whl", "foo.whl"),
         ("https://h/packages/ab\\..\\..\\x/foo.whl", "foo.whl"),
+        ("http://[::1/packages/ab/cd/ef/foo.whl", "foo.whl"),  # does not parse
     ],
 )
 def test_hostile_file_urls_and_names_are_refused(url: str, filename: str) -> None:

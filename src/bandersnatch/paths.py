@@ -47,7 +47,10 @@ def packages_path(url: str, filename: str) -> str:
     filename (a content-addressed store, legal in PEP 691) is stored the same way.
     """
     check_filename(filename)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[" in the host
+        raise UnsafePath(url, "file URL does not parse") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UnsafePath(url, "file URL is not an absolute http(s) URL")
     segments = parts.path.split("/")

@@ -20,9 +20,10 @@ from .model import (
     make_universe,
 )
 from .pages import JSON_TYPE, negotiate
-from .server import FakePyPI, RequestLog, RequestRecord, serve
+from .server import INVALID_NAMES, FakePyPI, RequestLog, RequestRecord, serve
 
 __all__ = [
+    "INVALID_NAMES",
     "JSON_TYPE",
     "Artifact",
     "ChangelogEvent",

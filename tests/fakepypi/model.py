@@ -144,6 +144,9 @@ class StoredFile:
     has_core_metadata: bool
     artifact: Artifact = field(compare=False, repr=False)
     url_path_override: str | None = None
+    absolute_url: str | None = None
+    """When set, the URL advertised for the file as it is (another host, port or scheme):
+    this index does not serve it."""
 
     @property
     def content(self) -> bytes:
@@ -481,9 +484,14 @@ class Universe:
         content: bytes,
         *,
         url_path: str | None = None,
+        url: str | None = None,
         requires_python: str | None = None,
     ) -> StoredFile:
-        """Add a file with explicit bytes and, optionally, an arbitrary advertised URL path."""
+        """Add a file with explicit bytes and, optionally, an arbitrary advertised URL path.
+
+        `url`: an absolute URL to advertise instead, as it is (another host or port,
+        `ftp://`, `file:///`...); this index does not serve the file then.
+        """
         with self._lock:
             proj = self._get(name)
             packagetype, pyver = _packagetype_for(filename)
@@ -502,9 +510,10 @@ class Universe:
                 has_core_metadata=False,
                 artifact=Artifact(lambda: (content, None)),
                 url_path_override=url_path,
+                absolute_url=url,
             )
             self._add_stored(proj, version, stored)
-            if url_path is not None:
+            if url_path is not None and url is None:
                 self._override_paths[canonical_path(url_path)] = (proj.current.normalized, filename)
             return stored
 
@@ -541,6 +550,43 @@ class Universe:
                 ),
                 (absolute, None),
             ]
+            added = []
+            for filename, url in entries:
+                content = artifacts.build_raw(f"hostile|{normalized}|{filename}")
+                b2 = hashlib.blake2b(content, digest_size=32).hexdigest()
+                url_path = url or (
+                    f"/packages/{b2[:2]}/{b2[2:4]}/{b2[4:]}/{quote(filename, safe='')}"
+                )
+                added.append(
+                    self.add_custom_file(name, version, filename, content, url_path=url_path)
+                )
+            return added
+
+    def add_hostile_paths(self, name: str, version: str = "6.6.7") -> list[StoredFile]:
+        """More files whose filename or URL path tries to leave the mirror, beyond
+        `add_hostile_files`: backslashes (in the filename and percent-encoded in the URL),
+        percent-encoded dot segments, an empty segment, a NUL in the URL, a filename that
+        starts with a dot (`.htaccess`), one of 300 characters, a URL path longer than
+        1024 bytes and a URL with no `/packages/` segment. Served like the others (bytes
+        match the advertised digests), so only path checks can reject them.
+        """
+        long_dirs = "/".join(["d" * 250] * 5)
+        entries: list[tuple[str, str | None]] = [
+            (f"..\\..\\evil_bs-{version}.tar.gz", None),
+            (
+                f"evil_bsurl-{version}.tar.gz",
+                f"/packages/aa/bb/..%5c..%5cevil/evil_bsurl-{version}.tar.gz",
+            ),
+            (f"evil_dots-{version}.tar.gz", f"/packages/%2e%2e/%2E%2E/evil_dots-{version}.tar.gz"),
+            (f"evil_empty-{version}.tar.gz", f"/packages/aa//evil_empty-{version}.tar.gz"),
+            (f"evil_nul-{version}.tar.gz", f"/packages/aa/b%00b/evil_nul-{version}.tar.gz"),
+            (f"evil_nopkg-{version}.tar.gz", f"/etc/evil_nopkg-{version}.tar.gz"),
+            (f"evil_long-{version}.tar.gz", f"/packages/{long_dirs}/evil_long-{version}.tar.gz"),
+            (".htaccess", None),
+            ("e" * 290 + f"-{version}.tar.gz", None),
+        ]
+        with self._lock:
+            normalized = self._get(name).current.normalized
             added = []
             for filename, url in entries:
                 content = artifacts.build_raw(f"hostile|{normalized}|{filename}")

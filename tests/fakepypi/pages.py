@@ -30,7 +30,7 @@ class Advertiser:
     metadata_sha256: Callable[[StoredFile], str | None]
 
     def file_url(self, f: StoredFile) -> str:
-        return self.files_base_url + f.url_path
+        return f.absolute_url or self.files_base_url + f.url_path
 
     def core_metadata(self, f: StoredFile) -> dict[str, str] | bool:
         digest = self.metadata_sha256(f) if f.has_core_metadata else None

@@ -13,15 +13,25 @@ Fault switches (`stale`, `fail`, `drop`, `truncate`, `slow`, `http_429`, `wrong_
 `missing_file`, `hostile_files`, `rate_limit_xmlrpc`, `xmlrpc_fault`, `stale_index`) change
 what the server answers; path patterns match the raw request path (without query) exactly,
 or as a prefix when the pattern ends with `/` or `*`.
+
+Hostile switches play an upstream that attacks the mirror: `redirect` (to another host),
+`overlong` (more bytes than Content-Length says), `trickle` (one byte every N seconds),
+`inject_invalid_names` (names that are no project names in every feed), `deep_json`
+(documents nested deep enough to exhaust a recursive parser), `oversized` (documents padded
+past a size), `xmlrpc_entity_bomb` (an answer with a DOCTYPE of nested entities), and
+`hostile_paths` (more files whose names or URLs try to leave the mirror). With
+`credentials=(user, password)` the index answers 401 unless a request carries them.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -37,6 +47,12 @@ from packaging.utils import canonicalize_name
 
 from . import pages
 from .model import ProjectState, StoredFile, Universe, make_small_universe
+
+INVALID_NAMES = ("-", "foo bar", "n" * 300, "\u0130", "..", "a/b")
+"""Names that are not project names (`inject_invalid_names`): a lone separator, a space, 300
+characters, a non-ASCII letter (U+0130, whose lower case is two code points), a dot segment
+and a path."""
+_DEEP_MARK = "__fakepypi_deep__"
 
 MAX_PAGE_SIZE = 50000
 RATE_LIMIT_CODE = -32500
@@ -122,12 +138,22 @@ def _matches(pattern: str, path: str) -> bool:
 
 @dataclass
 class _Rule:
-    kind: str  # "fail" | "http_429" | "drop" | "truncate" | "slow"
+    kind: str  # "fail" | "http_429" | "drop" | "truncate" | "slow" | "redirect" | "overlong"
+    # | "trickle"
     pattern: str
     remaining: int | None
     status: int = 500
     seconds: float = 0.0
     retry_after: int = 1
+    location: str = ""
+    extra: bytes = b""
+
+
+@dataclass
+class _Bomb:
+    method: str | None
+    remaining: int | None
+    levels: int
 
 
 @dataclass
@@ -191,6 +217,11 @@ class _HTTPServer(ThreadingHTTPServer):
         with self._conn_lock:
             self._conns.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # a client that went away (e.g. one that dropped an `overlong` connection)
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._conn_lock:
@@ -269,7 +300,9 @@ class FakePyPI:
         page_size: int = MAX_PAGE_SIZE,
         stale_bypass_with_query: bool = True,
         files_host: str | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
+        self.credentials = credentials
         self.universe = universe if universe is not None else make_small_universe()
         self.host = host
         self.port = port
@@ -287,6 +320,10 @@ class FakePyPI:
         self._wrong_meta: set[tuple[str, str]] = set()
         self._missing: set[tuple[str, str]] = set()
         self._missing_meta: set[tuple[str, str]] = set()
+        self._invalid_names: tuple[str, ...] = ()
+        self._deep: dict[str, int] = {}
+        self._oversized: dict[str, int] = {}
+        self._bombs: list[_Bomb] = []
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._dispatcher = SimpleXMLRPCDispatcher(allow_none=True, encoding="utf-8")
@@ -371,6 +408,10 @@ class FakePyPI:
             self._wrong_meta.clear()
             self._missing.clear()
             self._missing_meta.clear()
+            self._invalid_names = ()
+            self._deep.clear()
+            self._oversized.clear()
+            self._bombs.clear()
 
     # -- fault switches ----------------------------------------------------------------
     def _add_rule(self, rule: _Rule) -> None:
@@ -447,6 +488,72 @@ class FakePyPI:
         """
         return self.universe.add_hostile_files(name, version, absolute_filename=absolute_filename)
 
+    def hostile_paths(self, name: str, version: str = "6.6.7") -> list[StoredFile]:
+        """Add a release to `name` with more escape attempts than `hostile_files`: backslashes,
+        encoded dot segments, an empty segment, a NUL in the URL, `.htaccess`, a 300-character
+        filename, a URL path over 1024 bytes, a URL without `/packages/`
+        (`Universe.add_hostile_paths`). Returns the added files."""
+        return self.universe.add_hostile_paths(name, version)
+
+    def redirect(
+        self, path_or_prefix: str, location: str, status: int = 302, times: int | None = None
+    ) -> None:
+        """Answer matching requests with a redirect (`status`) to `location` (an absolute URL,
+        e.g. on another host, or a path on this one); `times` None = always."""
+        self._add_rule(_Rule("redirect", path_or_prefix, times, status=status, location=location))
+
+    def overlong(
+        self,
+        path_or_prefix: str,
+        extra: bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!",
+        times: int | None = None,
+    ) -> None:
+        """Send the right status, Content-Length and body, then `extra` bytes more on the same
+        kept-alive connection (by default a whole smuggled response, waiting to be taken as
+        the answer to the next request sent on that connection)."""
+        self._add_rule(_Rule("overlong", path_or_prefix, times, extra=extra))
+
+    def trickle(self, path_or_prefix: str, interval: float, times: int | None = None) -> None:
+        """Send the status and headers at once, then the body one byte every `interval`
+        seconds (until the client goes away or the server stops); `times` None = always."""
+        self._add_rule(_Rule("trickle", path_or_prefix, times, seconds=interval))
+
+    def inject_invalid_names(self, names: tuple[str, ...] = INVALID_NAMES) -> None:
+        """List `names` (default `INVALID_NAMES`, none of them a project name) beside the real
+        projects in every feed: `list_packages_with_serial` (at the last serial), the rows
+        of every non-empty `changelog_since_serial` page (after its first row, with that
+        row's serial and timestamp, action `new release`) and the `/simple/` root index in
+        both formats (at the last serial)."""
+        with self._lock:
+            self._invalid_names = tuple(names)
+
+    def deep_json(self, name: str, depth: int = 100_000) -> None:
+        """Serve the JSON API documents and the PEP 691 page of `name` with a value nested
+        `depth` arrays deep (`info.deep` in the JSON API, top-level `deep` in the page);
+        the rest of the document is the real one. 100,000 levels exhaust any recursive
+        parser; a few hundred parse, and exhaust recursive code that walks the result."""
+        with self._lock:
+            self._deep[canonicalize_name(name)] = depth
+
+    def oversized(self, name: str, size: int) -> None:
+        """Pad the JSON API documents and the PEP 691 page of `name` (`info.padding` /
+        top-level `padding`) so each is larger than `size` bytes."""
+        with self._lock:
+            self._oversized[canonicalize_name(name)] = size
+
+    def xmlrpc_entity_bomb(
+        self, method: str | None = None, times: int | None = None, levels: int = 9
+    ) -> None:
+        """Answer the next `times` XML-RPC calls (of `method`, or any; None = always) with a
+        well-formed methodResponse whose DOCTYPE nests entities `levels` deep, ten of the
+        previous in each (`&lol<levels>;` expands to 3 * 10**levels characters: 9 is the
+        classic billion laughs, which expat refuses by itself; 5, 300 kB, is below what it
+        refuses, so only a client that refuses every DTD is safe from it). The
+        expansion sits where the method's answer carries a name: a changelog row's name
+        (with the last serial), a `list_packages_with_serial` key, else a string."""
+        with self._lock:
+            self._bombs.append(_Bomb(method, times, levels))
+
     def xmlrpc_fault(
         self, code: int, message: str, times: int = 1, method: str | None = None
     ) -> None:
@@ -489,6 +596,17 @@ class FakePyPI:
                 del self._stale[normalized]
             return None if bypass else entry
 
+    def _take_bomb(self, method: str | None) -> _Bomb | None:
+        with self._lock:
+            for bomb in self._bombs:
+                if bomb.method is None or bomb.method == method:
+                    if bomb.remaining is not None:
+                        bomb.remaining -= 1
+                        if bomb.remaining <= 0:
+                            self._bombs.remove(bomb)
+                    return bomb
+        return None
+
     def _take_xml_fault(self, method: str | None) -> _XmlFault | None:
         with self._lock:
             for fault in self._xml_faults:
@@ -518,10 +636,44 @@ class FakePyPI:
         return self.universe.last_serial
 
     def _changelog_since_serial(self, serial: Any) -> list[list[Any]]:
-        return [e.row() for e in self.universe.changelog_since(int(serial), self.page_size)]
+        rows = [e.row() for e in self.universe.changelog_since(int(serial), self.page_size)]
+        with self._lock:
+            names = self._invalid_names
+        if rows and names:
+            first = rows[0]
+            rows[1:1] = [[n, None, first[2], "new release", first[4]] for n in names]
+        return rows
 
     def _list_packages_with_serial(self) -> dict[str, int]:
-        return self.universe.packages_with_serial()
+        listed = self.universe.packages_with_serial()
+        with self._lock:
+            names = self._invalid_names
+        return listed | dict.fromkeys(names, self.universe.last_serial)
+
+    def _entity_bomb(self, method: str | None, levels: int) -> bytes:
+        entities = ['<!ENTITY lol0 "lol">'] + [
+            f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, levels + 1)
+        ]
+        bomb, last = f"&lol{levels};", self.universe.last_serial
+        if method == "changelog_since_serial":
+            row = [f"<string>{bomb}</string>", "<nil/>", "<int>0</int>", "<string>create</string>"]
+            row.append(f"<int>{last}</int>")
+            cells = "".join(f"<value>{cell}</value>" for cell in row)
+            value = (
+                f"<array><data><value><array><data>{cells}</data></array></value></data></array>"
+            )
+        elif method == "list_packages_with_serial":
+            member = f"<member><name>{bomb}</name><value><int>{last}</int></value></member>"
+            value = f"<struct>{member}</struct>"
+        else:
+            value = f"<string>{bomb}</string>"
+        return (
+            '<?xml version="1.0"?>\n<!DOCTYPE methodResponse [\n'
+            + "\n".join(entities)
+            + "\n]>\n<methodResponse><params><param><value>"
+            + value
+            + "</value></param></params></methodResponse>\n"
+        ).encode()
 
     def _xmlrpc(self, body: bytes, record: RequestRecord) -> _Response:
         method = None
@@ -530,6 +682,11 @@ class FakePyPI:
             record.xmlrpc_method, record.xmlrpc_params = method, params
         except Exception:  # malformed: the dispatcher answers a fault
             pass
+        bomb = self._take_bomb(method)
+        if bomb is not None:
+            record.fault = "entity_bomb"
+            data = self._entity_bomb(method, bomb.levels)
+            return _Response(200, data, [("Content-Type", "text/xml; charset=utf-8")])
         fault = self._take_xml_fault(method)
         if fault is not None:
             record.fault = "xmlrpc_fault"
@@ -570,8 +727,29 @@ class FakePyPI:
             else pages.json_api_release(state, version, adv)
         )
         resp = _json(doc, serial=None if no_header else state.serial)
+        resp.body = self._hostile_document(state.normalized, resp.body, doc, doc["info"])
         resp.headers.append(("Cache-Control", "max-age=900, public"))
         return resp
+
+    def _hostile_document(
+        self, normalized: str, body: bytes, doc: dict[str, Any], where: dict[str, Any]
+    ) -> bytes:
+        """`body` (the JSON of `doc`), or the `deep_json` / `oversized` variant of it, with
+        the extra value added to `where` (a dict inside `doc`)."""
+        with self._lock:
+            depth = self._deep.get(normalized)
+            size = self._oversized.get(normalized)
+        if depth is None and size is None:
+            return body
+        if size is not None:
+            where["padding"] = "x" * size
+        if depth is not None:
+            where["deep"] = _DEEP_MARK
+        data = json.dumps(doc, sort_keys=True).encode()
+        if depth is not None:
+            nested = b"[" * depth + b"]" * depth
+            data = data.replace(json.dumps(_DEEP_MARK).encode(), nested)
+        return data
 
     def _simple_type(self, headers: dict[str, str], query: str) -> str | None:
         fmt = parse_qs(query).get("format")  # an unescaped "+" arrives as a space
@@ -603,6 +781,8 @@ class FakePyPI:
         if stale is None:
             last = self.universe.last_serial
             entries = [(s.name, s.normalized, s.serial) for s in self.universe.projects()]
+            with self._lock:
+                entries += [(n, n, last) for n in self._invalid_names]
         else:
             record.fault = "stale"
             last = stale
@@ -626,7 +806,10 @@ class FakePyPI:
         serial = None if no_header else state.serial
         adv = self._advertiser()
         if ctype == pages.JSON_TYPE:
-            return self._simple_response(ctype, serial, pages.simple_project_json(state, adv), "")
+            doc = pages.simple_project_json(state, adv)
+            resp = self._simple_response(ctype, serial, doc, "")
+            resp.body = self._hostile_document(state.normalized, resp.body, doc, doc)
+            return resp
         return self._simple_response(ctype, serial, None, pages.simple_project_html(state, adv))
 
     def _file(self, method: str, path: str, headers: dict[str, str]) -> _Response:
@@ -709,6 +892,11 @@ class FakePyPI:
         body = h.rfile.read(length) if length > 0 else b""
         record = RequestRecord(method, path, query, headers)
         self.requests._append(record)
+        if self.credentials is not None and not self._authorized(path, headers):
+            record.fault = "unauthorized"
+            challenge = [("WWW-Authenticate", 'Basic realm="fakepypi"')]
+            self._send(h, record, _text(401, "Unauthorized", challenge))
+            return
 
         delay, rule = self._take_rules(path)
         if delay:
@@ -729,27 +917,56 @@ class FakePyPI:
                     _text(429, "Too Many Requests", [("Retry-After", str(rule.retry_after))]),
                 )
                 return
+            if rule.kind == "redirect":
+                location = [("Location", rule.location)]
+                self._send(h, record, _text(rule.status, "fakepypi: injected redirect", location))
+                return
         try:
             resp = self._route(method, path, query, headers, body, record)
         except Exception:  # report instead of killing the thread
             self.errors.append(traceback.format_exc())
             resp = _text(500, "fakepypi internal error")
-        self._send(h, record, resp, truncate=rule is not None and rule.kind == "truncate")
+        self._send(h, record, resp, rule)
 
-    @staticmethod
-    def _send(h: _Handler, record: RequestRecord, resp: _Response, truncate: bool = False) -> None:
+    def _authorized(self, path: str, headers: dict[str, str]) -> bool:
+        """Files are served to anyone (like a CDN); the index only with the credentials."""
+        if self.credentials is None or not path.startswith(("/pypi", "/simple")):
+            return True
+        token = base64.b64encode(":".join(self.credentials).encode()).decode()
+        return headers.get("authorization") == f"Basic {token}"
+
+    def _send(
+        self, h: _Handler, record: RequestRecord, resp: _Response, rule: _Rule | None = None
+    ) -> None:
+        kind = rule.kind if rule is not None else None
         record.status = resp.status
         h.send_response(resp.status)
         for key, value in resp.headers:
             h.send_header(key, value)
         h.send_header("Content-Length", str(len(resp.body)))
-        if truncate:
+        if kind == "truncate":
             h.send_header("Connection", "close")
         h.end_headers()
         if h.command != "HEAD":
-            h.wfile.write(resp.body[: len(resp.body) // 2] if truncate else resp.body)
+            if kind == "truncate":
+                h.wfile.write(resp.body[: len(resp.body) // 2])
+            elif kind == "trickle":
+                assert rule is not None
+                h.wfile.flush()
+                for i in range(len(resp.body)):
+                    if self._httpd is None:  # stopped: give up the connection
+                        h.close_connection = True
+                        return
+                    time.sleep(rule.seconds)
+                    h.wfile.write(resp.body[i : i + 1])
+                    h.wfile.flush()
+            elif kind == "overlong":
+                assert rule is not None
+                h.wfile.write(resp.body + rule.extra)
+            else:
+                h.wfile.write(resp.body)
         h.wfile.flush()
-        if truncate:
+        if kind == "truncate":
             h.close_connection = True
 
 
@@ -758,4 +975,4 @@ def serve(universe: Universe | None = None, **kwargs: Any) -> FakePyPI:
     return FakePyPI(universe, **kwargs).start()
 
 
-__all__ = ["FakePyPI", "RequestLog", "RequestRecord", "serve"]
+__all__ = ["INVALID_NAMES", "FakePyPI", "RequestLog", "RequestRecord", "serve"]

@@ -118,7 +118,11 @@ def any_path(raw: str) -> Path:
 
 def existing_file(raw: str) -> Path:
     path = any_path(raw)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:  # a name too long, a directory that cannot be searched
+        raise ValueError(f"cannot be read: {exc.strerror or exc}") from None
+    if not found:
         raise ValueError("no such file (it is read at start-up)")
     return path
 
@@ -157,8 +161,8 @@ def regex_lines(raw: str) -> list[str]:
     for line in lines:
         try:
             re.compile(line)
-        except re.error as exc:
-            raise ValueError(f"bad regular expression {line!r}: {exc}") from None
+        except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}, ((((...
+            raise ValueError(f"bad regular expression {line!r:.80}: {exc}") from None
     return lines
 
 
@@ -173,7 +177,10 @@ def byte_size(raw: str) -> int:
     if not match:
         raise ValueError("not a size: use bytes or a number with a unit, e.g. 500M or 2GiB")
     number, unit = match.group(1), match.group(2) or ""
-    return int(float(number) * 1024 ** _UNITS[unit.lower()])
+    value = float(number) * 1024 ** _UNITS[unit.lower()]
+    if not math.isfinite(value):  # 400 digits: int() of an infinite float overflows
+        raise ValueError("too large a size")
+    return int(value)
 
 
 def size(raw: str) -> str:

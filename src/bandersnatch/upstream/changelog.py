@@ -12,6 +12,7 @@ import requests
 
 from ..errors import BadUpstreamData, FeedUnavailable, RateLimited, RetryableError, UpstreamError
 from ..models import ProjectName, project_name
+from . import fields
 from .http import check_status, open_stream
 from .session import RetryPolicy
 
@@ -113,9 +114,10 @@ class ChangelogClient:
 
     def last_serial(self) -> int:
         value = self._call("changelog_last_serial")
-        if not isinstance(value, int):
-            raise BadUpstreamData(self.url, f"changelog_last_serial returned {value!r}")
-        return value
+        serial = fields.serial(value)
+        if serial is None:
+            raise BadUpstreamData(self.url, f"changelog_last_serial returned {value!r:.80}")
+        return serial
 
     def all_projects(self) -> dict[ProjectName, tuple[str, int]]:
         """``list_packages_with_serial``: normalized name -> (display name, serial)."""
@@ -123,9 +125,9 @@ class ChangelogClient:
         if not isinstance(value, dict):
             raise BadUpstreamData(self.url, "list_packages_with_serial did not return a map")
         result: dict[ProjectName, tuple[str, int]] = {}
-        for display, serial in value.items():
-            name = project_name(display)
-            if name is None or not isinstance(serial, int) or isinstance(serial, bool):
+        for display, raw in value.items():
+            name, serial = project_name(display), fields.serial(raw)
+            if name is None or serial is None:
                 log.warning("list_packages_with_serial: skipped %r: not a project name", display)
                 continue
             result[name] = (display, serial)
@@ -167,7 +169,8 @@ def _parse_row(row: Any) -> tuple[ProjectName | None, str, int] | None:
     itself is malformed."""
     if not isinstance(row, list | tuple) or len(row) < 5:
         return None
-    name, _version, _ts, action, serial = row[:5]
-    if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
+    name, _version, _ts, action, raw = row[:5]
+    serial = fields.serial(raw)
+    if serial is None:
         return None
     return project_name(name), str(action), serial

@@ -39,6 +39,25 @@ def size(value: object) -> int | None:
     return None
 
 
+MAX_SERIAL = 2**31 - 1
+"""The largest serial: XML-RPC's int, in which the mirror sends its serial back
+(``changelog_since_serial``). PyPI's serials are near 3 * 10**7."""
+
+
+def serial(value: object) -> int | None:
+    """A serial: an int (not a bool) or a string of ASCII digits, 0 to ``MAX_SERIAL``; else
+    None. Whatever passes here may be written to ``status``, the todo and the ledger, so it
+    must read back as a number and be sendable to XML-RPC again."""
+    if isinstance(value, str):
+        digits = value.strip()
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 10):
+            return None
+        value = int(digits)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if 0 <= value <= MAX_SERIAL else None
+
+
 def text(value: object) -> str | None:
     """A non-empty string that can be written out as UTF-8, or None (a JSON document may
     carry lone surrogates through ``\\ud800`` escapes; no page can hold them)."""

@@ -136,8 +136,9 @@ def _within_hosts(session: requests.Session, project: Project) -> Project:
 
 def _serial(header: str | None, doc: Any, source: str) -> int | None:
     """The serial of a response: its X-PyPI-Last-Serial header, else the body's own."""
-    if header and header.strip().isdigit():
-        return int(header)
+    found = fields.serial(header)
+    if found is not None:
+        return found
     if not isinstance(doc, dict):
         return None
     if source == "simple":
@@ -145,9 +146,7 @@ def _serial(header: str | None, doc: Any, source: str) -> int | None:
         value = meta.get("_last-serial") if isinstance(meta, dict) else None
     else:
         value = doc.get("last_serial")
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        return int(value)
-    return None
+    return fields.serial(value)
 
 
 def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Project:
@@ -159,14 +158,17 @@ def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Projec
     if not isinstance(display, str) or not isinstance(releases, dict):
         raise BadUpstreamData(url, "JSON API document lacks info.name or releases")
     if serial is None:
-        body_serial = doc.get("last_serial")
-        serial = body_serial if isinstance(body_serial, int) else 0
+        serial = fields.serial(doc.get("last_serial")) or 0
     name = project_name(display)
     if name is None:
         raise BadUpstreamData(url, f"info.name is not a project name: {display!r:.80}")
     asked = url.rstrip("/").split("/")[-2]
     if name != asked:
         raise BadUpstreamData(url, f"asked for {asked!r} but got the project {display!r}")
+    try:
+        info = _frozen_info(doc["info"])
+    except RecursionError:  # parsed, but too deep to walk
+        raise BadUpstreamData(url, "JSON API document: 'info' is nested too deeply") from None
     files: list[ReleaseFile] = []
     refused: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -195,7 +197,7 @@ def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Projec
         files=tuple(files),
         json_document=body,
         refused=tuple(refused),
-        info=_frozen_info(doc["info"]),
+        info=info,
     )
 
 
@@ -226,7 +228,10 @@ def parse_file(url: str, version: str, entry: Any) -> ReleaseFile:
     optional = ("requires_python", "yanked_reason", "upload_time_iso_8601", "packagetype")
     if not all(fields.is_text(entry.get(key)) for key in (*optional, "python_version")):
         raise BadUpstreamData(url, f"{filename}: a text field is not valid Unicode")
-    file_url = urljoin(url, file_url)  # PyPI's are absolute; some proxies' are relative
+    try:
+        file_url = urljoin(url, file_url)  # PyPI's are absolute; some proxies' are relative
+    except ValueError:  # e.g. an unclosed "[" in the host
+        raise BadUpstreamData(url, f"{filename}: the url does not parse") from None
     core = entry.get("core-metadata", entry.get("data-dist-info-metadata"))
     return ReleaseFile(
         filename=filename,

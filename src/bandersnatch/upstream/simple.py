@@ -56,7 +56,10 @@ def _simple_file(page_url: str, entry: Any) -> ReleaseFile:
         isinstance(yanked, str) and not fields.is_text(yanked)
     ):
         raise BadUpstreamData(page_url, f"{filename}: a text field is not valid Unicode")
-    absolute = urljoin(page_url, url)
+    try:
+        absolute = urljoin(page_url, url)
+    except ValueError:  # e.g. an unclosed "[" in the host
+        raise BadUpstreamData(page_url, f"{filename}: the url does not parse") from None
     core = entry.get("core-metadata", entry.get("dist-info-metadata"))
     return ReleaseFile(
         filename=filename,
@@ -147,9 +150,9 @@ class SimpleFeed:
             if name is None:
                 log.warning("root index: skipped %.200r: not a project name", display)
                 continue
-            serial = _int(entry.get("_last-serial"))
+            serial = fields.serial(entry.get("_last-serial"))
             listed[name] = (str(display), serial or 0)
-        top = _int(meta.get("_last-serial") if meta else None)
+        top = fields.serial(meta.get("_last-serial") if meta else None)
         if top is None:
             top = max((s for _d, s in listed.values()), default=0)
         return top, listed
@@ -164,11 +167,3 @@ class SimpleFeed:
         if not isinstance(doc, dict):
             raise BadUpstreamData(self.url, "root index is not a JSON object")
         return doc
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
