@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_verify_parser(commands)
     add_delete_parser(commands)
     add_serve_parser(commands)
+    check = commands.add_parser(
+        "check-server", help="check what pip, uv, poetry and pdm get from a served mirror"
+    )
+    check.add_argument("url", metavar="URL", help="the index URL, e.g. http://host/simple/")
+    check.add_argument(
+        "--project", metavar="NAME", help="project to check (default: the first one listed)"
+    )
     return parser
 
 
@@ -246,7 +253,20 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
     return HANDLERS[args.command](args, config, stop)
 
 
+def run_check_server(args: argparse.Namespace) -> int:
+    """Needs no config: it looks at a server from outside."""
+    from .serving.check import check_server  # noqa: PLC0415 - only this command needs it
+
+    report = check_server(args.url, args.project)
+    for line in report.lines():
+        print(line)
+    return EXIT_PARTIAL if report.problems else EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "check-server":
+        setup_logging(args.debug, None)
+        return run_check_server(args)
     config = load_config(Path(args.config))
     setup_logging(args.debug, config.mirror.log_config)
     return dispatch(args, config)

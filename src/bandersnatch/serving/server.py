@@ -169,8 +169,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def page(self, pages: routes.Pages) -> Answer:
         """The negotiated page of a page directory (404 if none, 406 if none fits)."""
-        accept = self.headers.get("Accept")
-        for ctype in negotiation.preferences(accept, pages.format):
+        for ctype in self.preferences(pages.format):
             for leaf in _LEAVES[ctype]:
                 rel = f"{pages.directory}/{leaf}"
                 opened = files.open_inside(self.server.web, rel, _TAGS[ctype])
@@ -179,6 +178,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         if not any(self._exists(f"{pages.directory}/{leaf}") for leaf in PAGE_LEAVES.values()):
             return Answer(404, {}, body=b"not found\n")
         return Answer(406, {"Vary": "Accept"}, body=b"none of the accepted types is here\n")
+
+    def preferences(self, format_param: str | None) -> list[str]:
+        """The page types to try, best first (``negotiation.preferences``)."""
+        return negotiation.preferences(self.headers.get("Accept"), format_param)
 
     def _exists(self, rel: str) -> bool:
         opened = files.open_inside(self.server.web, rel)
