@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from bandersnatch.serving.server import Access, MirrorHTTPServer
 
 from harness import CLI, Mirror
 
@@ -251,3 +254,49 @@ def start_server(kind: str, mirror: Mirror, tmp: Path) -> Iterator[Server]:
     """``kind`` is "serve" or "nginx"."""
     with (run_serve if kind == "serve" else run_nginx)(mirror, tmp / kind) as server:
         yield server
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request an in-process server answered."""
+
+    method: str
+    path: str
+    status: int
+
+
+class InProcess:
+    """``bandersnatch.serving``'s server on a thread of the test process (for tests that only
+    need a mirror on HTTP, such as a mirror of a mirror)."""
+
+    def __init__(self, web: Path, *, hash_index: bool = False) -> None:
+        self._log: list[Request] = []
+        self._server = MirrorHTTPServer(
+            ("127.0.0.1", 0), str(web), hash_index=hash_index, access_log=self._record
+        )
+        self.url = self._server.url
+
+    def _record(self, access: Access) -> None:
+        method, path = ([*access.request.split(), "", ""])[:2]
+        self._log.append(Request(method, path, access.status))
+
+    def log(self) -> list[Request]:
+        """The requests so far, once no answer is still being logged (0.1 s of quiet)."""
+        count = -1
+        while count != len(self._log):
+            count = len(self._log)
+            time.sleep(0.1)
+        return list(self._log)
+
+    def clear(self) -> None:
+        self.log()
+        self._log.clear()
+
+    def __enter__(self) -> InProcess:
+        kwargs = {"poll_interval": 0.05}
+        threading.Thread(target=self._server.serve_forever, kwargs=kwargs, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
