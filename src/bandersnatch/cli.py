@@ -4,11 +4,13 @@ Exit codes (documented in docs/cli.md):
 
     0  success
     1  the run finished but some projects failed (they are retried on the next run);
-       verify: damage remains; delete: a name was not in the mirror
+       verify: damage remains; delete: a name was not in the mirror;
+       check-server: some client would not get what it needs
     2  config or usage error (nothing was changed)
     3  the mirror is locked by another run
-    4  the run could not proceed (upstream unreachable, storage or state error)
-    5  stopped by SIGINT/SIGTERM; progress saved, the next run resumes
+    4  the run could not proceed (upstream unreachable, storage or state error;
+       serve: cannot listen)
+    5  stopped by SIGINT/SIGTERM; progress saved, the next run resumes (serve: its end)
 """
 
 from __future__ import annotations
