@@ -197,15 +197,8 @@ def nginx_site(web: Path, port: int, log: Path, *, hash_index: bool) -> str:
     return text
 
 
-@contextmanager
-def run_nginx(mirror: Mirror, tmp: Path) -> Iterator[Server]:
-    """Debian's nginx serving the mirror with the shipped config, unprivileged, in ``tmp``."""
-    binary = nginx_binary()
-    hash_index = "hash-index = true" in mirror.config.read_text()
-    tmp.mkdir(parents=True, exist_ok=True)
-    log, err = tmp / "access.log", tmp / "error.log"
-    port = _free_port()
-    (tmp / "bandersnatch.conf").write_text(nginx_site(mirror.web, port, log, hash_index=hash_index))
+def _nginx_conf(tmp: Path, site: str, err: Path) -> Path:
+    (tmp / "bandersnatch.conf").write_text(site)
     temps = "".join(
         f"    {kind}_temp_path {tmp / kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -213,24 +206,36 @@ def run_nginx(mirror: Mirror, tmp: Path) -> Iterator[Server]:
     # As root nginx would hand its workers to "nobody", who cannot read pytest's private
     # tmp directories: keep them as the test's own user instead.
     user = "user root;\n" if os.geteuid() == 0 else ""
-    (tmp / "nginx.conf").write_text(
+    conf = tmp / "nginx.conf"
+    conf.write_text(
         f"{user}worker_processes 1;\npid {tmp / 'nginx.pid'};\nerror_log {err} warn;\n"
         "events { worker_connections 256; }\n"
         "http {\n    include /etc/nginx/mime.types;\n    default_type application/octet-stream;\n"
         f"    sendfile on;\n{temps}    include {tmp / 'bandersnatch.conf'};\n}}\n"
     )
-    cmd = [
-        binary,
-        "-p",
-        str(tmp),
-        "-c",
-        str(tmp / "nginx.conf"),
-        "-e",
-        str(err),
-        "-g",
-        "daemon off;",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return conf
+
+
+@contextmanager
+def run_nginx(mirror: Mirror, tmp: Path) -> Iterator[Server]:
+    """Debian's nginx serving the mirror with the shipped config, unprivileged, in ``tmp``."""
+    binary = nginx_binary()
+    hash_index = "hash-index = true" in mirror.config.read_text()
+    tmp.mkdir(parents=True, exist_ok=True)
+    log, err, pid = tmp / "access.log", tmp / "error.log", tmp / "nginx.pid"
+    for _ in range(5):  # another process on this machine may take the free port first
+        port = _free_port()
+        site = nginx_site(mirror.web, port, log, hash_index=hash_index)
+        conf = _nginx_conf(tmp, site, err)
+        pid.unlink(missing_ok=True)
+        err.write_text("")
+        cmd = [binary, "-p", str(tmp), "-c", str(conf), "-e", str(err), "-g", "daemon off;"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and not pid.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)  # nginx writes its pid file once it listens
+        if proc.poll() is None or "Address already in use" not in err.read_text():
+            break
     try:
         _wait_for_port(port, proc, "nginx", err)
         log.touch()
