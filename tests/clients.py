@@ -1,5 +1,6 @@
-"""Run real pip and uv offline against a local index, in fresh venvs, with a scrubbed
-environment (no pip/uv config, no find-links, no proxies)."""
+"""Run real pip, uv, poetry and pdm offline against a local index, in fresh venvs, with a
+scrubbed environment: no config, no cache, no find-links; every proxy variable points at a
+closed local port, so a client that tried any host but 127.0.0.1 would fail."""
 
 from __future__ import annotations
 
@@ -21,9 +22,13 @@ print(json.dumps(out))
 """
 
 
+DEAD_PROXY = "http://127.0.0.1:9"
+
+
 def client_env(home: Path) -> dict[str, str]:
-    """The parent environment minus pip/uv/proxy/venv settings, with config files disabled."""
-    drop = ("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV", "CONDA")
+    """The parent environment minus client/proxy/venv settings, config files disabled,
+    every config, cache and data directory below ``home``."""
+    drop = ("PIP_", "UV_", "POETRY_", "PDM_", "PYTHON", "VIRTUAL_ENV", "CONDA")
     env = {
         k: v
         for k, v in os.environ.items()
@@ -33,23 +38,34 @@ def client_env(home: Path) -> dict[str, str]:
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),
         XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        XDG_STATE_HOME=str(home / ".local" / "state"),
+        HTTP_PROXY=DEAD_PROXY,
+        HTTPS_PROXY=DEAD_PROXY,
+        ALL_PROXY=DEAD_PROXY,
+        http_proxy=DEAD_PROXY,
+        https_proxy=DEAD_PROXY,
         NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
         PIP_CONFIG_FILE=os.devnull,
         PIP_NO_INPUT="1",
         PIP_DISABLE_PIP_VERSION_CHECK="1",
         UV_NO_CONFIG="1",
+        PDM_CHECK_UPDATE="false",  # pdm would ask PyPI for a newer pdm
     )
     return env
 
 
-def run(cmd: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str], home: Path, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     home.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         cmd,
         capture_output=True,
         text=True,
-        env=client_env(home),
-        cwd=home,
+        env={**client_env(home), **env},
+        cwd=cwd or home,
         timeout=120,
         check=False,
     )
@@ -67,7 +83,12 @@ def installed(python: Path, home: Path) -> dict[str, tuple[str, str]]:
     return {name: tuple(versions) for name, versions in found.items()}
 
 
+def tool(name: str) -> str:
+    """A client the test extra installs beside this Python (uv, poetry, pdm)."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found is not None, f"{name} is a test dependency: pip install -e '.[test]'"
+    return found
+
+
 def uv_binary() -> str:
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    assert uv is not None, "uv is a test dependency: pip install -e '.[test]'"
-    return uv
+    return tool("uv")

@@ -9,7 +9,7 @@ from typing import Any
 
 from fakepypi import FakePyPI, FileSpec, make_universe
 from harness import Mirror, make_mirror
-from mirror_http import MirrorServer
+from servers import InProcess
 
 
 def _pages(mirror: Mirror) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def test_a_mirror_of_a_mirror_reproduces_upstream(
     fake = make_fake_pypi(make_universe(n_projects=30, seed=5, big_project_files=30))
     a = make_mirror(tmp_path / "a", fake)
     assert a.run("mirror").returncode == 0
-    with MirrorServer(a.web) as served:
+    with InProcess(a.web) as served:
         b = make_mirror(tmp_path / "b", fake, {"master": served.url, "change-feed": "simple"})
         result = b.run("mirror")
         assert result.returncode == 0, result.stderr[-3000:]
@@ -53,16 +53,16 @@ def test_a_mirror_of_a_mirror_reproduces_upstream(
         doomed = [p.name for p in fake.universe.projects() if p.releases][1]
         fake.universe.remove_project(doomed)
         assert a.run("mirror").returncode == 0
-        served.log.clear()
+        served.clear()
         result = b.run("mirror")
         assert result.returncode == 0, result.stderr[-3000:]
         assert _pages(b) == _pages(a)
         assert _files(b) == _files(a)
         assert _root(b) == _root(a)
-        pages = [r for r in served.log if r.path.startswith("/simple/") and r.path != "/simple/"]
+        pages = [r for r in served.log() if r.path.startswith("/simple/") and r.path != "/simple/"]
         # the changed project once; the removed one twice (its 404, then origin's confirmation)
         assert sorted(r.status for r in pages) == [200, 404, 404]
         # a no-op run of B asks A for its root index only
-        served.log.clear()
+        served.clear()
         assert b.run("mirror").returncode == 0
-        assert [r.path for r in served.log] == ["/simple/"]
+        assert [r.path for r in served.log()] == ["/simple/"]

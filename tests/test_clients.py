@@ -1,13 +1,15 @@
-"""Real pip and uv install from a mirror written by the real CLI (SPEC 3.2).
+"""Real pip, uv, poetry and pdm install from a mirror written by the real CLI (SPEC 3.2).
 
 One mirror is written per module from a fake PyPI that is stopped before any client runs, then
-served by `mirror_http.MirrorServer`; every client runs offline against it with a scrubbed
-environment (no pip/uv config, no find-links, no proxies) in a fresh venv.
+served by `bandersnatch serve` and by nginx with contrib/nginx/bandersnatch.conf (one of each
+per module: tests/servers.py); every client runs offline against it with a scrubbed
+environment (no config, no cache, no find-links, proxies pointing nowhere) in a fresh venv.
+Each test reads the server's access log to see what the client asked for and got.
 """
 
 from __future__ import annotations
 
-import http.client
+import datetime
 import json
 import subprocess
 import sys
@@ -18,21 +20,23 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
-from clients import fresh_venv, installed, run, uv_binary
+from bandersnatch.pages import JSON_CONTENT_TYPE
+
+from clients import fresh_venv, installed, run, tool, uv_binary
 from fakepypi import FakePyPI, FileSpec, ProjectSpec, Universe
 from harness import Mirror, make_mirror
-from mirror_http import HTML, JSON, V1_HTML, MirrorServer, Served, negotiate
+from servers import SERVERS, Hit, Server, start_server
 
 pytestmark = pytest.mark.clients
 
-PIP_ACCEPT = (
-    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
-    "text/html; q=0.01"
-)
-UV_ACCEPT = PIP_ACCEPT.replace("q=0.1", "q=0.2")
-POETRY_ACCEPT = "application/vnd.pypi.simple.v1+json, */*;q=0.1"
 FOO = "foo-bar-baz"
 CUTOFF = "2024-01-15T00:00:00Z"  # after Foo.Bar_baz 1.0, before 2.0
+NEWEST = {FOO: ("2.0", "2.0"), "dep-leaf": ("1.1", "1.1")}  # not 3.0 (yanked), 4.0 (>=3.99)
+NEWEST_FILES = {
+    "foo_bar_baz-2.0-py3-none-any.whl.metadata",
+    "foo_bar_baz-2.0-py3-none-any.whl",
+    "dep_leaf-1.1-py3-none-any.whl",
+}
 
 
 def _universe() -> Universe:
@@ -69,11 +73,19 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Mirror:
     return mirror
 
 
-@pytest.fixture
-def server(mirror: Mirror) -> Iterator[MirrorServer]:
-    with MirrorServer(mirror.web) as srv:
+@pytest.fixture(scope="module", params=SERVERS)
+def served(
+    request: pytest.FixtureRequest, mirror: Mirror, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    with start_server(request.param, mirror, tmp_path_factory.mktemp("server")) as srv:
         yield srv
-    assert not srv.errors
+
+
+@pytest.fixture
+def server(served: Server) -> Server:
+    """The module's server with an empty access log."""
+    served.clear_log()
+    return served
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +104,7 @@ def pip(request: pytest.FixtureRequest) -> list[str]:
 
 
 def _pip_install(
-    pip: list[str], server: MirrorServer, tmp: Path, *args: str
+    pip: list[str], server: Server, tmp: Path, *args: str
 ) -> tuple[Path, list[dict[str, Any]], str]:
     """pip install into a fresh venv; returns (python, install report items, stderr)."""
     python, report = fresh_venv(tmp), tmp / "report.json"
@@ -107,189 +119,125 @@ def _pip_version(pip: list[str]) -> tuple[int, ...]:
     return tuple(int(part) for part in out.split()[1].split(".")[:2])
 
 
-def _uv_install(server: MirrorServer, tmp: Path, *args: str) -> tuple[Path, str]:
+def _uv_install(server: Server, tmp: Path, *args: str) -> tuple[Path, str]:
     python = fresh_venv(tmp)
     cmd = [uv_binary(), "pip", "install", "--no-config", "--no-cache", "--python", str(python)]
     result = run([*cmd, "--index-url", f"{server.url}/simple/", *args], tmp / "home")
     return python, result.stderr
 
 
-def _ok(log: list[Served]) -> list[Served]:
-    return [r for r in log if r.status in (200, 206) and r.method == "GET"]
+def _project(tmp: Path, tool_table: str) -> Path:
+    """A tiny application depending on Foo.Bar_baz, its only index the mirror."""
+    where = tmp / "project"
+    where.mkdir(parents=True)
+    (where / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0.1.0"\nrequires-python = ">=3.10"\n'
+        f'dependencies = ["Foo.Bar_baz"]\n\n{tool_table}'
+    )
+    return where
 
 
-def _files_fetched(server: MirrorServer) -> set[str]:
-    """Names of package files (or .metadata) the clients downloaded, checked to be in web/."""
+def _poetry(server: Server, tmp: Path, *lock_args: str, **env: str) -> tuple[Path, Path]:
+    """poetry lock (and install --no-root into a fresh venv); the primary source is the
+    mirror, which deactivates PyPI. Returns (python, project directory)."""
+    python = fresh_venv(tmp)
+    project = _project(
+        tmp,
+        "[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\n"
+        f'name = "mirror"\nurl = "{server.url}/simple/"\npriority = "primary"\n',
+    )
+    venv = {"VIRTUAL_ENV": str(python.parent.parent), "PATH": f"{python.parent}:/usr/bin:/bin"}
+    locked = run([tool("poetry"), "lock", "-vvv", *lock_args], tmp / "home", project, **venv, **env)
+    assert "Deactivating the PyPI repository" in locked.stdout + locked.stderr
+    return python, project
+
+
+def _pdm(server: Server, tmp: Path, *lock_args: str) -> tuple[Path, Path]:
+    """pdm lock; the mirror is the source named "pypi" and pypi.url, so PyPI is no source."""
+    python = fresh_venv(tmp)
+    project = _project(
+        tmp,
+        "[tool.pdm]\ndistribution = false\n\n[[tool.pdm.source]]\n"
+        f'name = "pypi"\nurl = "{server.url}/simple/"\n',
+    )
+    env = {"PDM_PYTHON": str(python), "PDM_PYPI_URL": f"{server.url}/simple/"}
+    home = tmp / "home"
+    shown = run([tool("pdm"), "config", "pypi.url"], home, project, **env).stdout.strip()
+    assert shown == f"{server.url}/simple/"
+    run([tool("pdm"), "lock", *lock_args], home, project, **env)
+    return python, project
+
+
+def _pdm_install(python: Path, project: Path, server: Server, home: Path) -> None:
+    env = {"PDM_PYTHON": str(python), "PDM_PYPI_URL": f"{server.url}/simple/"}
+    run([tool("pdm"), "install", "--no-self", "--frozen-lockfile"], home, project, **env)
+
+
+def _locked(lockfile: Path, name: str = FOO) -> str:
+    """The version a poetry.lock or pdm.lock pins for ``name``."""
+    lines = lockfile.read_text().splitlines()
+    at = lines.index(f'name = "{name}"')
+    return lines[at + 1].removeprefix('version = "').removesuffix('"')
+
+
+def _files_fetched(server: Server, hits: list[Hit]) -> set[str]:
+    """Names of package files (or .metadata) downloaded, checked to be stored in web/."""
     out = set()
-    for r in _ok(server.log):
-        if r.path.startswith("/packages/"):
-            assert r.file is not None
-            assert r.file.is_relative_to(server.web / "packages")
-            assert r.file.is_file()
-            out.add(r.file.name)
+    for hit in hits:
+        if hit.path.startswith("/packages/") and hit.method == "GET" and hit.status in (200, 206):
+            assert (server.web / hit.path.lstrip("/")).is_file(), hit
+            out.add(hit.path.rsplit("/", 1)[1])
     return out
 
 
-def _assert_clean_log(server: MirrorServer, accept: str) -> None:
-    """Every request hit a page or a stored file; pages came as PEP 691 JSON."""
-    assert server.log
-    for r in server.log:
-        assert r.status in (200, 206), r
-        assert r.path.startswith(("/simple/", "/packages/")), r
-        if r.path.startswith("/simple/"):
-            assert r.accept is not None
-            assert negotiate(r.accept) == negotiate(accept) == JSON, r
-            assert r.content_type == JSON
-            assert r.file is not None
-            assert r.file.name == "index.v1_json"
-    pages = {r.path for r in server.log if r.path.startswith("/simple/")}
+def _assert_json_pages(server: Server, hits: list[Hit], agent: str) -> None:
+    """Every request was the client's, hit a page or a stored file, and every page it got
+    (not a 304 revalidation of one it had) was the PEP 691 JSON page, byte for byte."""
+    assert hits
+    for hit in hits:
+        assert hit.agent.startswith(agent), hit
+        assert hit.status in (200, 206, 304), hit
+        assert hit.path.startswith(("/simple/", "/packages/")), hit
+        if hit.path.startswith("/simple/") and hit.status == 200:
+            page = server.web / hit.path.lstrip("/") / "index.v1_json"
+            assert (hit.content_type, hit.size) == (JSON_CONTENT_TYPE, page.stat().st_size), hit
+    pages = {h.path for h in hits if h.path.startswith("/simple/")}
     assert pages == {f"/simple/{FOO}/", "/simple/dep-leaf/"}
 
 
-# -- the server itself -------------------------------------------------------------------
+# -- pip and uv --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("accept", "expected"),
-    [
-        (PIP_ACCEPT, JSON),
-        (UV_ACCEPT, JSON),
-        (POETRY_ACCEPT, JSON),
-        (None, HTML),
-        ("*/*", HTML),
-        ("text/html", HTML),
-        (f"{V1_HTML}, {JSON};q=0.5", V1_HTML),
-        (f"{JSON};q=0.2, {V1_HTML};q=0.3", V1_HTML),
-        ("application/vnd.pypi.simple.latest+json", JSON),
-        ("application/*;q=0.5, text/html;q=0.9", HTML),
-        (f"*/*;q=0.5, {JSON};q=0", HTML),
-        (f"{JSON};q=0, {V1_HTML};q=0, text/*;q=0", None),
-        ("application/json, text/plain", None),
-    ],
-)
-def test_negotiate(accept: str | None, expected: str | None) -> None:
-    assert negotiate(accept) == expected
-
-
-def _get(
-    server: MirrorServer, path: str, method: str = "GET", **headers: str
-) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", int(server.url.rsplit(":", 1)[1]), timeout=10)
-    try:
-        conn.request(method, path, headers={k.replace("_", "-"): v for k, v in headers.items()})
-        resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read()
-    finally:
-        conn.close()
-
-
-def test_server_pages_redirects_and_files(mirror: Mirror, server: MirrorServer) -> None:
-    page = mirror.web / "simple" / FOO
-    status, headers, body = _get(server, f"/simple/{FOO}/", Accept=PIP_ACCEPT)
-    assert (status, headers["Content-Type"], headers["Vary"]) == (200, JSON, "Accept")
-    assert body == (page / "index.v1_json").read_bytes()
-    status, headers, body = _get(server, f"/simple/{FOO}/", Accept=f"{V1_HTML}, text/html;q=0.5")
-    assert (status, headers["Content-Type"]) == (200, V1_HTML)
-    assert body == (page / "index.v1_html").read_bytes()
-    status, headers, body = _get(server, "/simple/")
-    assert (status, headers["Content-Type"]) == (200, HTML)
-    assert body == (mirror.web / "simple" / "index.html").read_bytes()
-    status, headers, _ = _get(server, "/simple/", Accept="application/json")
-    assert (status, headers["Vary"]) == (406, "Accept")
-    for path, target in [
-        (f"/simple/{FOO}", f"/simple/{FOO}/"),
-        ("/simple/Foo.Bar_baz/", f"/simple/{FOO}/"),
-        ("/simple", "/simple/"),
-    ]:
-        status, headers, _ = _get(server, path)
-        assert (status, headers["Location"]) == (301, target)
-
-    wheel = next(mirror.web.glob("packages/*/*/*/foo_bar_baz-2.0-py3-none-any.whl"))
-    url, data = "/" + wheel.relative_to(mirror.web).as_posix(), wheel.read_bytes()
-    status, headers, body = _get(server, url, "HEAD")
-    assert (status, headers["Content-Length"], headers["Accept-Ranges"]) == (
-        200,
-        str(len(data)),
-        "bytes",
-    )
-    assert body == b""
-    size = len(data)
-    for rng, start, end in [
-        ("bytes=0-9", 0, 9),
-        ("bytes=-22", size - 22, size - 1),
-        ("bytes=10-", 10, size - 1),
-        ("bytes=5-99999", 5, size - 1),
-    ]:
-        status, headers, body = _get(server, url, Range=rng)
-        assert status == 206, rng
-        assert headers["Content-Range"] == f"bytes {start}-{end}/{len(data)}"
-        assert body == data[start : end + 1]
-    status, headers, _ = _get(server, url, Range=f"bytes={len(data)}-")
-    assert (status, headers["Content-Range"]) == (416, f"bytes */{len(data)}")
-    assert _get(server, url, Range="bytes=0-1,4-5")[0] == 200  # multi-range: whole file
-    assert _get(server, url + ".metadata")[2] == Path(str(wheel) + ".metadata").read_bytes()
-
-    for path in [
-        "/",
-        "/packages/",
-        "/simple/no-such-project/",
-        "/../generation",
-        "/packages/%2e%2e/%2e%2e/generation",
-        "/packages/..%2f..%2fgeneration",
-        "/simple/../../generation",
-        "/%2fetc/passwd",
-        url + ".missing",
-    ]:
-        assert _get(server, path)[0] == 404, path
-
-
-# -- real clients ------------------------------------------------------------------------
-
-
-def test_pip_installs_newest_installable(
-    pip: list[str], server: MirrorServer, tmp_path: Path
-) -> None:
+def test_pip_installs_newest_installable(pip: list[str], server: Server, tmp_path: Path) -> None:
     python, report, stderr = _pip_install(pip, server, tmp_path, FOO)
-    assert installed(python, tmp_path / "home") == {
-        FOO: ("2.0", "2.0"),  # not 3.0 (yanked) nor 4.0 (Requires-Python >=3.99)
-        "dep-leaf": ("1.1", "1.1"),
-    }
+    assert installed(python, tmp_path / "home") == NEWEST
     # pip says where each distribution came from: the mirror, a file stored under web/.
     for item in report:
         url = item["download_info"]["url"]
         assert url.startswith(f"{server.url}/packages/"), url
         assert (server.web / url[len(server.url) + 1 :]).is_file()
     assert sorted(canonicalize_name(i["metadata"]["name"]) for i in report) == ["dep-leaf", FOO]
-    _assert_clean_log(server, PIP_ACCEPT)
+    hits = server.hits()
+    _assert_json_pages(server, hits, "pip/")
     assert "yanked" not in stderr
     # PEP 658 metadata for foo 2.0; dep-leaf 1.1 has none, so its wheel is the source.
-    assert _files_fetched(server) == {
-        "foo_bar_baz-2.0-py3-none-any.whl.metadata",
-        "foo_bar_baz-2.0-py3-none-any.whl",
-        "dep_leaf-1.1-py3-none-any.whl",
-    }
+    assert _files_fetched(server, hits) == NEWEST_FILES
 
 
-def test_uv_installs_newest_installable(server: MirrorServer, tmp_path: Path) -> None:
+def test_uv_installs_newest_installable(server: Server, tmp_path: Path) -> None:
     python, _ = _uv_install(server, tmp_path, FOO)
-    assert installed(python, tmp_path / "home") == {
-        FOO: ("2.0", "2.0"),
-        "dep-leaf": ("1.1", "1.1"),
-    }
-    _assert_clean_log(server, UV_ACCEPT)
-    assert _files_fetched(server) == {
-        "foo_bar_baz-2.0-py3-none-any.whl.metadata",
-        "foo_bar_baz-2.0-py3-none-any.whl",
-        "dep_leaf-1.1-py3-none-any.whl",
-    }
+    assert installed(python, tmp_path / "home") == NEWEST
+    hits = server.hits()
+    _assert_json_pages(server, hits, "uv/")
+    assert _files_fetched(server, hits) == NEWEST_FILES
     # dep-leaf 1.1 has no .metadata: uv reads the wheel's metadata with HEAD + Range first.
-    leaf = [r for r in server.log if r.path.endswith("/dep_leaf-1.1-py3-none-any.whl")]
-    assert any(r.method == "HEAD" for r in leaf)
-    assert any(r.status == 206 and r.method == "GET" for r in leaf)
+    leaf = [h for h in hits if h.path.endswith("/dep_leaf-1.1-py3-none-any.whl")]
+    assert any(h.method == "HEAD" for h in leaf)
+    assert any(h.status == 206 and h.method == "GET" for h in leaf)
 
 
 def test_pinned_yanked_release_still_installs(
-    pip: list[str], server: MirrorServer, tmp_path: Path
+    pip: list[str], server: Server, tmp_path: Path
 ) -> None:
     """PEP 592: `==3.0` selects the yanked release; the mirror kept the yank, not a deletion."""
     python, report, stderr = _pip_install(pip, server, tmp_path, f"{FOO}==3.0")
@@ -297,18 +245,52 @@ def test_pinned_yanked_release_still_installs(
     assert "yanked" in stderr
     assert "broken" in stderr  # the reason made it through the mirror
     assert [i["metadata"]["version"] for i in report] == ["3.0"]
-    assert "foo_bar_baz-3.0-py3-none-any.whl" in _files_fetched(server)
+    assert "foo_bar_baz-3.0-py3-none-any.whl" in _files_fetched(server, server.hits())
 
 
-def test_uv_pinned_yanked_release_still_installs(server: MirrorServer, tmp_path: Path) -> None:
+def test_uv_pinned_yanked_release_still_installs(server: Server, tmp_path: Path) -> None:
     python, stderr = _uv_install(server, tmp_path, f"{FOO}==3.0")
     assert installed(python, tmp_path / "home") == {FOO: ("3.0", "3.0")}
     assert "yanked" in stderr
     assert "broken" in stderr
 
 
-def test_upload_time_cutoffs(server: MirrorServer, tmp_path: Path) -> None:
-    """uv --exclude-newer and pip --uploaded-prior-to read `upload-time` from the JSON pages."""
+# -- poetry and pdm ----------------------------------------------------------------------
+
+
+def test_poetry_locks_and_installs_from_the_mirror_alone(server: Server, tmp_path: Path) -> None:
+    python, project = _poetry(server, tmp_path)
+    assert _locked(project / "poetry.lock") == "2.0"
+    assert _locked(project / "poetry.lock", "dep-leaf") == "1.1"
+    venv = {"VIRTUAL_ENV": str(python.parent.parent), "PATH": f"{python.parent}:/usr/bin:/bin"}
+    run([tool("poetry"), "install", "--no-root"], tmp_path / "home", project, **venv)
+    assert installed(python, tmp_path / "home") == NEWEST
+    hits = server.hits()
+    _assert_json_pages(server, hits, "poetry/")
+    assert {"foo_bar_baz-2.0-py3-none-any.whl", "dep_leaf-1.1-py3-none-any.whl"} <= (
+        _files_fetched(server, hits)
+    )
+
+
+def test_pdm_locks_and_installs_from_the_mirror_alone(server: Server, tmp_path: Path) -> None:
+    python, project = _pdm(server, tmp_path)
+    assert _locked(project / "pdm.lock") == "2.0"
+    assert _locked(project / "pdm.lock", "dep-leaf") == "1.1"
+    _pdm_install(python, project, server, tmp_path / "home")
+    assert installed(python, tmp_path / "home") == NEWEST
+    hits = server.hits()
+    _assert_json_pages(server, hits, "pdm/")
+    assert {"foo_bar_baz-2.0-py3-none-any.whl", "dep_leaf-1.1-py3-none-any.whl"} <= (
+        _files_fetched(server, hits)
+    )
+
+
+# -- cutoffs: upload-time from the JSON pages --------------------------------------------
+
+
+def test_upload_time_cutoffs(server: Server, tmp_path: Path) -> None:
+    """uv --exclude-newer, pip --uploaded-prior-to, poetry's solver.min-release-age and
+    pdm lock --exclude-newer all pick the release uploaded before the cutoff."""
     python, _ = _uv_install(server, tmp_path / "uv", "--exclude-newer", CUTOFF, FOO)
     assert installed(python, tmp_path / "uv" / "home") == {FOO: ("1.0", "1.0")}
     pip = [sys.executable, "-m", "pip"]
@@ -318,3 +300,13 @@ def test_upload_time_cutoffs(server: MirrorServer, tmp_path: Path) -> None:
     )
     python, _, _ = _pip_install(pip, server, tmp_path / "pip", "--uploaded-prior-to", CUTOFF, FOO)
     assert installed(python, tmp_path / "pip" / "home") == {FOO: ("1.0", "1.0")}
+    # poetry's cooldown is an age in days: make it end on the cutoff's day
+    cutoff = datetime.datetime.fromisoformat(CUTOFF.replace("Z", "+00:00"))
+    days = (datetime.datetime.now(datetime.timezone.utc) - cutoff).days
+    _, project = _poetry(server, tmp_path / "poetry", POETRY_SOLVER_MIN_RELEASE_AGE=str(days))
+    assert _locked(project / "poetry.lock") == "1.0"
+    _, project = _pdm(server, tmp_path / "pdm", "--exclude-newer", CUTOFF)
+    assert _locked(project / "pdm.lock") == "1.0"
+    pages = [h for h in server.hits() if h.path.startswith("/simple/") and h.status == 200]
+    assert {h.agent.split("/")[0] for h in pages} == {"uv", "pip", "poetry", "pdm"}
+    assert {h.content_type for h in pages} == {JSON_CONTENT_TYPE}

@@ -22,7 +22,7 @@ from clients import fresh_venv, installed, uv_binary
 from clients import run as client_run
 from fakepypi import FakePyPI, make_universe
 from harness import Mirror, make_mirror, sha256_of
-from mirror_http import MirrorServer
+from servers import InProcess
 
 WRONG = "foo-bar"  # one file with a wrong advertised digest
 MISSING = "mixed-case-name-x"  # one file that answers 404
@@ -201,7 +201,7 @@ def test_json_api_copies_are_written(run: dict[str, Any]) -> None:
 def test_pip_and_uv_install_a_dependency_chain_from_the_mirror(
     run: dict[str, Any], client: str, tmp_path: Path
 ) -> None:
-    with MirrorServer(run["mirror"].web) as served:
+    with InProcess(run["mirror"].web) as served:
         python = fresh_venv(tmp_path)
         index = ["--index-url", f"{served.url}/simple/"]
         wanted = ["dep-top", "python-requires", "yanked-with-reason"]

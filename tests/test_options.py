@@ -11,7 +11,7 @@ import pytest
 
 from fakepypi import FakePyPI, make_small_universe
 from harness import Mirror, make_mirror
-from mirror_http import MirrorServer
+from servers import InProcess
 
 
 def _ok(mirror: Mirror, *args: str) -> str:
@@ -86,11 +86,11 @@ def test_download_mirror_is_used_first_and_master_is_the_fallback(
     source = make_mirror(tmp_path / "source", upstream)
     _ok(source)
     upstream.reset_log()
-    with MirrorServer(source.web) as files:
+    with InProcess(source.web) as files:
         mirror = make_mirror(tmp_path / "m", upstream, {"download-mirror": files.url})
         _ok(mirror)
         assert not any(r.path.startswith("/packages/") for r in upstream.requests)
-        assert any(r.path.startswith("/packages/") for r in files.log)
+        assert any(r.path.startswith("/packages/") for r in files.log())
     # the download mirror is gone: without fallback the files fail, with it master serves them
     upstream.universe.add_release("dep-leaf", "7.0", [])
     strict = make_mirror(

@@ -4,11 +4,13 @@ Exit codes (documented in docs/cli.md):
 
     0  success
     1  the run finished but some projects failed (they are retried on the next run);
-       verify: damage remains; delete: a name was not in the mirror
+       verify: damage remains; delete: a name was not in the mirror;
+       check-server: some client would not get what it needs
     2  config or usage error (nothing was changed)
     3  the mirror is locked by another run
-    4  the run could not proceed (upstream unreachable, storage or state error)
-    5  stopped by SIGINT/SIGTERM; progress saved, the next run resumes
+    4  the run could not proceed (upstream unreachable, storage or state error;
+       serve: cannot listen)
+    5  stopped by SIGINT/SIGTERM; progress saved, the next run resumes (serve: its end)
 """
 
 from __future__ import annotations
@@ -75,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_verify_parser(commands)
     add_delete_parser(commands)
+    add_serve_parser(commands)
+    check = commands.add_parser(
+        "check-server", help="check what pip, uv, poetry and pdm get from a served mirror"
+    )
+    check.add_argument("url", metavar="URL", help="the index URL, e.g. http://host/simple/")
+    check.add_argument(
+        "--project", metavar="NAME", help="project to check (default: the first one listed)"
+    )
     return parser
 
 
@@ -130,6 +140,30 @@ def warn_inert(args: argparse.Namespace) -> None:
             log.warning("%s", why)
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a TCP port (0-65535)")
+    return port
+
+
+def add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cmd = commands.add_parser(
+        "serve", help="serve the mirror's web/ directory over HTTP (PEP 691 negotiation)"
+    )
+    cmd.add_argument(
+        "--bind", default="127.0.0.1", metavar="ADDRESS",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)",
+    )  # fmt: skip
+    cmd.add_argument(
+        "--port", type=_port, default=8000, help="TCP port (default 8000; 0 picks a free one)"
+    )
+    cmd.add_argument(
+        "--access-log", type=Path, metavar="PATH",
+        help="append the access log to PATH (default: stderr)",
+    )  # fmt: skip
+
+
 def setup_logging(debug: bool, log_config: Path | None) -> None:
     if log_config is not None:
         logging.config.fileConfig(log_config, disable_existing_loggers=False)
@@ -151,14 +185,13 @@ def load_config(path: Path) -> Config:
     return load(path)
 
 
-def install_stop_handlers(stop: threading.Event) -> None:
+def install_stop_handlers(
+    stop: threading.Event, doing: str = "finishing in-flight work and saving progress"
+) -> None:
     def handler(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
-        log.warning(
-            "%s received: finishing in-flight work and saving progress (again to abort)",
-            signal.Signals(signum).name,
-        )
+        log.warning("%s received: %s (again to abort)", signal.Signals(signum).name, doing)
         stop.set()
 
     signal.signal(signal.SIGTERM, handler)
@@ -230,27 +263,51 @@ def run_delete(args: argparse.Namespace, config: Config, stop: threading.Event) 
     return EXIT_PARTIAL if report.unknown else EXIT_OK
 
 
+def run_serve(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+    from .commands import serve  # noqa: PLC0415 - a run imports only its own command
+
+    serve.run(config, args.bind, args.port, args.access_log, stop)  # ends by ServerStopped
+
+
 HANDLERS = {
     "mirror": run_mirror,
     "sync": run_sync,
     "verify": run_verify,
     "delete": run_delete,
+    "serve": run_serve,
 }
 
 
 def dispatch(args: argparse.Namespace, config: Config) -> int:
     stop = threading.Event()
-    install_stop_handlers(stop)
+    install_stop_handlers(stop, *(["closing the server"] if args.command == "serve" else []))
     return HANDLERS[args.command](args, config, stop)
+
+
+def run_check_server(args: argparse.Namespace) -> int:
+    """Needs no config: it looks at a server from outside."""
+    from .serving.check import check_server  # noqa: PLC0415 - only this command needs it
+
+    report = check_server(args.url, args.project)
+    for line in report.lines():
+        print(line)
+    return EXIT_PARTIAL if report.problems else EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "check-server":
+        setup_logging(args.debug, None)
+        return run_check_server(args)
+    config = load_config(Path(args.config))
+    setup_logging(args.debug, config.mirror.log_config)
+    warn_inert(args)
+    return dispatch(args, config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = load_config(Path(args.config))
-        setup_logging(args.debug, config.mirror.log_config)
-        warn_inert(args)
-        return dispatch(args, config)
+        return run(args)
     except (ConfigError, ConfigFileMissing, UsageError) as exc:
         print(f"bandersnatch: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -190,3 +190,20 @@ class Interrupted(BandersnatchError):
     def __init__(self, signal_name: str) -> None:
         self.signal_name = signal_name
         super().__init__(f"stopped by {signal_name}; progress saved, run again to resume")
+
+
+class ServerStopped(Interrupted):
+    """``serve`` was stopped by SIGINT or SIGTERM, its normal way to end."""
+
+    def __init__(self) -> None:
+        self.signal_name = "a stop signal"
+        BandersnatchError.__init__(self, "server stopped by a stop signal")
+
+
+class ServeError(BandersnatchError):
+    """``serve`` could not listen (the address is in use, not this machine's, or invalid)."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        self.address = address
+        self.reason = reason
+        super().__init__(f"cannot serve on {address}: {reason}")

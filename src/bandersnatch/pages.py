@@ -20,6 +20,17 @@ API_VERSION = "1.1"
 """PEP 700: every file carries ``size`` and ``upload-time``, every page ``versions``."""
 
 JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
+V1_HTML_CONTENT_TYPE = "application/vnd.pypi.simple.v1+html"
+HTML_CONTENT_TYPE = "text/html"
+"""PEP 691's three content types; ``text/html`` is the legacy alias of the v1 HTML page."""
+
+HTML_LEAF, V1_HTML_LEAF, JSON_LEAF = "index.html", "index.v1_html", "index.v1_json"
+"""The file names a page directory (``web/simple/`` or a project's) holds its pages under:
+the same HTML page twice (legacy name and v1 name) and the JSON page."""
+
+PAGE_LEAVES = {HTML_CONTENT_TYPE: HTML_LEAF, V1_HTML_CONTENT_TYPE: V1_HTML_LEAF,
+               JSON_CONTENT_TYPE: JSON_LEAF}  # fmt: skip
+"""The leaf that holds each content type's page."""
 
 
 @dataclass(frozen=True)

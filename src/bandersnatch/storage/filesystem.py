@@ -38,7 +38,7 @@ _NAME_MAX = 255
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | _NOFOLLOW
 _READ = os.O_RDONLY | os.O_CLOEXEC | _NOFOLLOW
-_RELOCATABLE = frozenset(("web", "web/packages", "web/simple", "web/json", "web/pypi"))
+RELOCATABLE = frozenset(("web", "web/packages", "web/simple", "web/json", "web/pypi"))
 """Layout directories an operator may replace with a symlink (to use another disk)."""
 _FROM_DATA = frozenset(
     (errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EEXIST, errno.EINVAL)
@@ -191,7 +191,7 @@ class FilesystemStorage:
         except FileNotFoundError:
             return False
         rel = self._relative(directory)
-        if stat.S_ISLNK(info.st_mode) and rel in _RELOCATABLE:
+        if stat.S_ISLNK(info.st_mode) and rel in RELOCATABLE:
             info = os.stat(directory)
         if stat.S_ISDIR(info.st_mode):
             return True

@@ -1,0 +1,141 @@
+"""Simple pages as an installer reads them from any server (pure; no I/O).
+
+``check-server`` uses this to tell whether a body parses as the format its Content-Type
+claims, and to find the files (and advertised ``.metadata``) a client would fetch next.
+Lenient like the clients are; this tool's own pages are read back by ``pagemodel``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urldefrag, urljoin
+
+
+class PageError(ValueError):
+    """A body that does not parse as the page format it claims to be."""
+
+
+@dataclass(frozen=True)
+class FileLink:
+    url: str
+    """Absolute, resolved against the page's URL, without the fragment."""
+    filename: str
+    sha256: str | None = None
+    metadata_sha256: str | None = None
+    """The PEP 658/714 ``.metadata`` digest the page advertises (``""``: advertised, no
+    digest); None when not advertised."""
+    size: int | None = None
+    upload_time: str | None = None
+
+
+@dataclass(frozen=True)
+class PageView:
+    kind: str
+    """``"json"`` or ``"html"``."""
+    projects: tuple[str, ...] = ()
+    """The root index's project names."""
+    files: tuple[FileLink, ...] = ()
+
+
+def _digest(value: object) -> str | None:
+    if isinstance(value, dict):
+        sha = value.get("sha256")
+        return sha if isinstance(sha, str) else ""
+    if value is True:
+        return ""
+    return None
+
+
+def _json_file(entry: Any, base: str) -> FileLink:
+    if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
+        raise PageError("a file entry without a filename")
+    if not isinstance(entry.get("url"), str) or not isinstance(entry.get("hashes"), dict):
+        raise PageError(f"{entry['filename']}: no url or hashes")
+    core = entry.get("core-metadata", entry.get("dist-info-metadata"))
+    size = entry.get("size")
+    upload = entry.get("upload-time")
+    return FileLink(
+        urldefrag(urljoin(base, entry["url"]))[0],
+        entry["filename"],
+        entry["hashes"].get("sha256"),
+        _digest(core),
+        size if isinstance(size, int) else None,
+        upload if isinstance(upload, str) else None,
+    )
+
+
+def read_json(body: bytes, url: str, *, root: bool) -> PageView:
+    """A PEP 691 JSON page (the root index when ``root``)."""
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PageError(f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("meta"), dict):
+        raise PageError("no meta object")
+    if not isinstance(doc["meta"].get("api-version"), str):
+        raise PageError("no meta.api-version")
+    if root:
+        projects = doc.get("projects")
+        if not isinstance(projects, list):
+            raise PageError("no projects list")
+        names = [p.get("name") for p in projects if isinstance(p, dict)]
+        return PageView("json", projects=tuple(n for n in names if isinstance(n, str)))
+    if not isinstance(doc.get("name"), str) or not isinstance(doc.get("files"), list):
+        raise PageError("no name or files")
+    return PageView("json", files=tuple(_json_file(e, url) for e in doc["files"]))
+
+
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self._open: dict[str, str | None] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._open, self._text = dict(attrs), []
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._open is not None:
+            self.anchors.append((self._open, "".join(self._text).strip()))
+            self._open = None
+
+
+def _html_file(attrs: dict[str, str | None], text: str, base: str) -> FileLink:
+    href = attrs.get("href") or ""
+    absolute, fragment = urldefrag(urljoin(base, href))
+    algo, _, value = fragment.partition("=")
+    core = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+    meta = None if core is None else core.partition("sha256=")[2]
+    return FileLink(absolute, text or absolute.rsplit("/", 1)[-1],
+                    value if algo == "sha256" else None, meta)  # fmt: skip
+
+
+def read_html(body: bytes, url: str, *, root: bool) -> PageView:
+    """A PEP 503 HTML page (the root index when ``root``)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PageError(f"not UTF-8: {exc}") from exc
+    if text.lstrip().startswith(("{", "[")):
+        raise PageError("the body is JSON")
+    if "<" not in text:
+        raise PageError("no HTML markup")
+    parser = _Anchors()
+    parser.feed(text)
+    parser.close()
+    if root:
+        return PageView("html", projects=tuple(t for _, t in parser.anchors if t))
+    return PageView("html", files=tuple(_html_file(a, t, url) for a, t in parser.anchors))
+
+
+def read_page(kind: str, body: bytes, url: str, *, root: bool) -> PageView:
+    return (read_json if kind == "json" else read_html)(body, url, root=root)
