@@ -86,6 +86,11 @@ class Progress:
 OUTCOMES = ("ok", "partial", "removed")
 
 
+def progress_line(entry: Progress) -> str:
+    """One journal line (without its newline): ``name serial outcome display name``."""
+    return f"{entry.name} {entry.serial} {entry.outcome} {entry.display_name}"
+
+
 @dataclass(frozen=True)
 class FailureRecord:
     """How long a project has been failing: since when, for how many runs, and why."""
@@ -201,9 +206,7 @@ class MirrorState:
         self.storage.delete(PROGRESS)
 
     def append_progress(self, entry: Progress) -> None:
-        self.storage.append_line(
-            PROGRESS, f"{entry.name} {entry.serial} {entry.outcome} {entry.display_name}"
-        )
+        self.storage.append_line(PROGRESS, progress_line(entry))
 
     def read_progress(self) -> list[Progress]:
         raw = self.storage.read_bytes(PROGRESS)
