@@ -9,13 +9,15 @@ A, B, C = ProjectName("a"), ProjectName("b"), ProjectName("c")
 
 
 def test_changes_keep_the_newest_serial_per_project_and_normalize() -> None:
-    rows = [
-        (normalize("Foo.Bar"), "new release", 5),
-        (A, "create", 7),
-        (normalize("foo_bar"), "add", 9),
-    ]
-    changes, target = collect_changes(rows, 3)
+    pages = [([normalize("Foo.Bar"), A], [5, 7]), ([normalize("foo_bar")], [9])]
+    changes, target = collect_changes(pages, 3)
     assert changes == {ProjectName("foo-bar"): 9, A: 7}
+    assert target == 9
+
+
+def test_changes_out_of_order_still_keep_the_newest_serial() -> None:
+    changes, target = collect_changes([([A, B, A], [9, 4, 5]), ([B], [2])], 1)
+    assert changes == {A: 9, B: 4}
     assert target == 9
 
 

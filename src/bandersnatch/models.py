@@ -7,10 +7,10 @@ pages and the syncer only ever see these records, never raw dicts.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NewType
+from typing import NewType, cast
 
 from packaging.utils import canonicalize_name
 
@@ -21,6 +21,19 @@ ProjectName = NewType("ProjectName", str)
 def normalize(name: str) -> ProjectName:
     """Normalize a display name once, at intake (PEP 503)."""
     return ProjectName(canonicalize_name(name))
+
+
+def normalize_many(names: Sequence[str]) -> list[ProjectName]:
+    """``normalize`` of every name, in one pass over their concatenation: the same result,
+    several times faster for the 700k names of a PyPI listing.
+
+    Normalizing is lowercasing plus collapsing runs of ``-_.`` into one ``-``, which never
+    crosses a line break, so the lines of the normalized concatenation are the normalized
+    names. Names that are not plain ASCII or contain a line break go one by one."""
+    joined = "\n".join(names)
+    if not joined.isascii() or joined.count("\n") != len(names) - 1:
+        return [normalize(name) for name in names]
+    return cast(list[ProjectName], canonicalize_name(joined).split("\n")) if names else []
 
 
 class SimpleFormat(enum.Enum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .models import ProjectName, SyncPlan
 
@@ -11,14 +11,20 @@ NameFilter = Callable[[ProjectName], bool]
 
 
 def collect_changes(
-    rows: Iterable[tuple[ProjectName, str, int]], base: int
+    pages: Iterable[tuple[Sequence[ProjectName], Sequence[int]]], base: int
 ) -> tuple[dict[ProjectName, int], int]:
-    """Changelog rows -> ({project: newest serial}, newest serial seen or ``base``)."""
+    """Changelog pages of (names, serials) -> ({project: newest serial}, newest serial seen
+    or ``base``). A page in ascending order (as PyPI sends them) is taken in one C-level
+    update: a million events are seconds of work otherwise."""
     changes: dict[ProjectName, int] = {}
     target = base
-    for name, _action, serial in rows:
-        changes[name] = max(serial, changes.get(name, 0))
-        target = max(target, serial)
+    for names, serials in pages:
+        if list(serials) == sorted(serials) and (not serials or serials[0] >= target):
+            changes.update(zip(names, serials, strict=True))
+        else:
+            for name, serial in zip(names, serials, strict=True):
+                changes[name] = max(serial, changes.get(name, 0))
+        target = max(target, *serials) if serials else target
     return changes, target
 
 

@@ -51,10 +51,11 @@ class XmlRpcFeed:
     def listing(self, mirrored: Mirrored) -> FeedResult:
         target = self.client.last_serial()  # first: a change during listing is not missed
         listed = self.client.all_projects()
-        serials = {name: serial for name, (_d, serial) in listed.items()}
-        changes = diff_snapshot(serials, {n: -1 for n in mirrored()})  # force: check every one
-        display = {name: display for name, (display, _s) in listed.items()}
-        return FeedResult(target, changes, display)
+        changes = dict(zip(listed.names, listed.serials, strict=True))
+        del listed  # at PyPI's size every copy of the listing counts
+        for name in mirrored().keys() - changes.keys():
+            changes[name] = 0  # gone upstream: the sync confirms it before removing it
+        return FeedResult(target, changes)
 
     def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
         changes, target = collect_changes(self.client.changes_since(serial), serial)
