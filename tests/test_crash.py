@@ -87,7 +87,8 @@ def test_sigkill_at_random_moments_then_finish_equals_an_uninterrupted_mirror(
 def test_sigterm_stops_cleanly_and_the_next_run_resumes(
     tmp_path: Path, slow_fake: FakePyPI
 ) -> None:
-    mirror = make_mirror(tmp_path, slow_fake)
+    diffs = tmp_path / "diffs"
+    mirror = make_mirror(tmp_path, slow_fake, {"diff-file": str(diffs / "changed")})
     proc = _start(mirror)
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
@@ -96,6 +97,7 @@ def test_sigterm_stops_cleanly_and_the_next_run_resumes(
     assert "SIGTERM received" in err and "progress saved" in err
     assert (mirror.directory / "todo").exists()
     assert mirror.temp_files() == []
+    assert list(diffs.iterdir()) == []  # the paths it streamed are dropped with the run
     result = mirror.run("mirror")
     assert result.returncode == 0, result.stderr[-2000:]
     assert not (mirror.directory / "todo").exists()

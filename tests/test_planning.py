@@ -51,3 +51,8 @@ def test_target_is_never_raised_past_the_feed_serial() -> None:
 def test_filter_drops_projects() -> None:
     plan = make_plan(10, {A: 1, B: 2}, {C: 3}, {}, lambda name: name != B)
     assert plan.projects == {A: 1, C: 3}
+
+
+def test_plan_is_in_name_order() -> None:
+    plan = make_plan(10, {C: 1, A: 2}, {B: 3}, {}, lambda name: True)
+    assert list(plan.projects.items()) == [(A, 2), (B, 3), (C, 1)]

@@ -35,7 +35,8 @@ def make_plan(
     finished: Mapping[ProjectName, int],
     accept: NameFilter,
 ) -> SyncPlan:
-    """Everything still owed from a saved todo plus everything that changed upstream.
+    """Everything still owed from a saved todo plus everything that changed upstream, in
+    name order (the order projects are synced in).
 
     ``finished`` holds projects a previous, interrupted run already completed (with the
     serial it reached); they are skipped unless upstream has changed them again since.
@@ -51,8 +52,8 @@ def make_plan(
         if finished.get(name, -1) >= serial and name not in projects:
             continue
         projects[name] = max(serial, projects.get(name, 0))
-    kept = {name: serial for name, serial in projects.items() if accept(name)}
-    return SyncPlan(target_serial=target, projects=kept)
+    kept = sorted(name for name in projects if accept(name))
+    return SyncPlan(target, dict(zip(kept, map(projects.__getitem__, kept), strict=True)))
 
 
 def diff_snapshot(

@@ -11,33 +11,31 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .. import filters
 from ..config import Config
 from ..errors import FeedUnavailable, Interrupted
-from ..models import IndexEntry, ProjectFailure, ProjectName, ProjectResult, SyncReport
+from ..models import IndexEntry, ProjectName, ProjectResult, SyncPlan, SyncReport
 from ..planning import fingerprint, make_plan
 from ..pruning import DeletionGuard
 from ..runtime import Runtime
 from ..state import (
     FILTERS,
     ROOT_STALE,
-    FailureRecord,
     Progress,
     Todo,
     ledger_from_pages,
     mirror_lock,
 )
+from ..syncer import Syncer
+from ..tally import DiffFile, Tally
 from ..upstream.feeds import ChangeFeed, FeedResult
 
 log = logging.getLogger(__name__)
 
 FINGERPRINT_SCHEME = "v1"
 """Bump when filter_fingerprint changes how it digests the same config."""
-LOUD_AFTER_RUNS = 5
-"""A project failing for this many runs in a row is reported at ERROR level every run."""
 
 
 def run(
@@ -73,10 +71,10 @@ class _MirrorRun:
     stop: threading.Event
     guard: DeletionGuard
     started: float = field(default_factory=time.monotonic)
-    results: list[ProjectResult] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
+    diff: DiffFile | None = None
     progress: list[Progress] = field(default_factory=list)
     index_dirty: bool = False
-    removed: int = 0
     _ledger: dict[ProjectName, IndexEntry] | None = None
 
     @property
@@ -96,10 +94,12 @@ class _MirrorRun:
         self.progress = state.read_progress() if saved else []
         self.index_dirty = bool(self.progress) or state.read_text(ROOT_STALE) is not None
         feed = self._feed(status, saved, force_check)
+        self._check_stop()
         accept = self.rt.filters.keep_name
         finished = {p.name: p.serial for p in self.progress if p.outcome != "partial"}
         changes, refilter = self._with_filter_changes(feed.changes)
         plan = make_plan(feed.target, changes, saved.projects if saved else {}, finished, accept)
+        self._check_stop()
         prune = self.rt.config.mirror.prune_filtered
         filtered = prune and bool(self.rt.config.filters.enabled)
         excluded = [n for n in self.ledger if not accept(n)] if filtered else []
@@ -110,16 +110,39 @@ class _MirrorRun:
         if plan.projects or excluded:
             log.info("syncing %d projects up to serial %d", len(plan.projects), plan.target_serial)
             state.write_todo(plan.target_serial, plan.projects)
+        m = self.rt.config.mirror
+        if m.diff_file is not None:
+            self.diff = DiffFile(m.diff_file, m.directory, m.diff_append_epoch)
+        try:
+            return self._sync(status, feed, plan, syncer, excluded)
+        finally:
+            if self.diff is not None:
+                self.diff.discard()  # a no-op once committed
+
+    def _sync(
+        self,
+        status: int | None,
+        feed: FeedResult,
+        plan: SyncPlan,
+        syncer: Syncer,
+        excluded: list[ProjectName],
+    ) -> SyncReport:
         for result in syncer.prune(excluded):
             self._on_done(result)
-        if plan.projects:
-            syncer.run(plan.projects, self._on_done)
-        if self.stop.is_set() and not self._stopped_on_error():
+        left = syncer.run(plan.projects, self._on_done) if plan.projects else []
+        if self.stop.is_set() and not (self.rt.config.mirror.stop_on_error and self.tally.failed):
             raise Interrupted("a stop signal")
         target = plan.target_serial
         if feed.poll:  # no feed serial: the newest serial of any project now mirrored
             target = max([target, *(e.serial for e in self.ledger.values())])
-        return self._close(status, target, plan.projects)
+        failed = {name: serial for name, (serial, _reason) in self.tally.failed.items()}
+        failed.update((name, plan.projects[name]) for name in left)
+        self._close(status, target, failed)
+        return self.tally.report(self.rt.state, left, self.started)
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise Interrupted("a stop signal")
 
     def _load_ledger(self) -> dict[ProjectName, IndexEntry]:
         """The ledger, plus what an interrupted run finished but never recorded."""
@@ -191,11 +214,13 @@ class _MirrorRun:
         return changes, changed
 
     def _on_done(self, result: ProjectResult) -> None:
-        self.results.append(result)
+        self.tally.add(result)
+        if self.diff is not None:
+            self.diff.add(result.written)
         if result.removed:
             if self.ledger.pop(result.name, None) is not None:
                 self.index_dirty = True
-                self.removed += 1
+                self.tally.removed += 1
             outcome = "removed"
         elif result.published:
             entry = IndexEntry(result.name, result.display_name, result.serial)
@@ -207,22 +232,14 @@ class _MirrorRun:
         progress = Progress(result.name, result.serial, result.display_name, outcome)
         self.rt.state.append_progress(progress)
 
-    def _stopped_on_error(self) -> bool:
-        return self.rt.config.mirror.stop_on_error and any(r.failure for r in self.results)
-
-    def _close(
-        self, status: int | None, target: int, planned: Mapping[ProjectName, int]
-    ) -> SyncReport:
+    def _close(self, status: int | None, target: int, failed: dict[ProjectName, int]) -> None:
         """Publish the root index, advance status, keep failed projects for the next run."""
         state = self.rt.state
-        written: list[str] = [p for r in self.results for p in r.written]
+        written = ["web/last-modified"]
         if self.index_dirty:
             written += self.rt.publisher.root_index(self.ledger.values(), target)
             state.write_ledger(self.ledger)
             state.delete(ROOT_STALE)
-        done = {r.name for r in self.results}
-        failed = {r.name: r.serial for r in self.results if r.failure}
-        failed.update({n: s for n, s in planned.items() if n not in done})
         if target != status:
             state.write_status(target)
         if failed:
@@ -230,64 +247,6 @@ class _MirrorRun:
         else:
             state.clear_todo()
         state.write_last_modified()
-        written.append("web/last-modified")
-        self._write_diff_file(written)
-        return self._report(failed)
-
-    def _failure_history(
-        self, failed: Mapping[ProjectName, str]
-    ) -> dict[ProjectName, FailureRecord]:
-        """Remember since when each project fails; be loud about long-standing ones."""
-        state = self.rt.state
-        before = state.read_failures()
-        now = time.time()
-        history = {}
-        for name, reason in failed.items():
-            old = before.get(name)
-            record = FailureRecord(old.since if old else now, (old.runs if old else 0) + 1, reason)
-            history[name] = record
-            if record.runs >= LOUD_AFTER_RUNS:
-                since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(record.since))
-                log.error(
-                    "%s has failed for %d runs in a row (since %s); it blocks nothing else, "
-                    "but look at it: %s",
-                    name, record.runs, since, reason,
-                )  # fmt: skip
-        if history or before:
-            state.write_failures(history)
-        return history
-
-    def _report(self, failed: dict[ProjectName, int]) -> SyncReport:
-        reasons = {r.name: r.failure or "" for r in self.results if r.failure}
-        reasons = {n: reasons.get(n, "not synced (stopped early)") for n in sorted(failed)}
-        history = self._failure_history(reasons)
-        failures = tuple(
-            ProjectFailure(
-                name,
-                reason,
-                history[name].since if history[name].runs > 1 else None,
-                history[name].runs,
-            )
-            for name, reason in reasons.items()
-        )
-        return SyncReport(
-            projects_synced=sum(1 for r in self.results if r.published and not r.failure),
-            projects_removed=self.removed,
-            files_downloaded=sum(r.files_downloaded for r in self.results),
-            bytes_downloaded=sum(r.bytes_downloaded for r in self.results),
-            failures=failures,
-            seconds=time.monotonic() - self.started,
-        )
-
-    def _write_diff_file(self, written: list[str]) -> None:
-        m = self.rt.config.mirror
-        if m.diff_file is None:
-            return
-        path = m.diff_file
-        if m.diff_append_epoch:
-            path = path.with_name(f"{path.name}-{int(time.time())}")
-        lines = "".join(f"{m.directory / p}\n" for p in written)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.part")
-        temp.write_text(lines, encoding="utf-8")
-        temp.replace(path)
+        if self.diff is not None:
+            self.diff.add(written[1:] + written[:1])
+            self.diff.commit()
