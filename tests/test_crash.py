@@ -15,7 +15,7 @@ import pytest
 from fakepypi import FakePyPI, make_universe
 from harness import CLI, Mirror, make_mirror
 
-VOLATILE = {"web/last-modified", "failures", "filters"}
+VOLATILE = {"web/last-modified", "failures", "filters", "projects.stamp"}
 
 
 def _snapshot(mirror: Mirror) -> dict[str, bytes]:

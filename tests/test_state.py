@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from bandersnatch.errors import MirrorLocked, StateError
+from bandersnatch.ledger import Ledger, from_pages
 from bandersnatch.models import IndexEntry, ProjectName
-from bandersnatch.state import MirrorState, Progress, ledger_from_pages, mirror_lock
+from bandersnatch.state import MirrorState, Progress, mirror_lock
 from bandersnatch.storage import FilesystemStorage
 
 A, B = ProjectName("a"), ProjectName("b-c")
@@ -65,10 +66,12 @@ def test_unknown_generation_is_refused(tmp_path: Path) -> None:
 
 
 def test_ledger_round_trip_and_rebuild_from_pages(tmp_path: Path) -> None:
-    state = _state(tmp_path)
+    storage = FilesystemStorage(tmp_path)
     ledger = {A: IndexEntry(A, "A", 3), B: IndexEntry(B, "B_c", 7)}
-    state.write_ledger(ledger)
-    assert state.read_ledger() == ledger
+    Ledger.of(ledger.values()).publish(storage, None, 0)
+    assert (tmp_path / "projects").read_text() == "a\t3\tA\nb-c\t7\tB_c\n"
+    loaded = Ledger.load(storage)
+    assert loaded is not None and loaded.entries() == ledger
     simple = tmp_path / "web/simple"
     (simple / "a").mkdir(parents=True)
     (simple / "a/index.v1_json").write_text('{"name": "a", "meta": {"_last-serial": 3}}')
@@ -76,5 +79,5 @@ def test_ledger_round_trip_and_rebuild_from_pages(tmp_path: Path) -> None:
     (simple / "b-c").mkdir()
     (simple / "b-c/index.html").write_text("<title>Links for B_c</title>\n<!--SERIAL 7-->")
     (simple / "index.html").write_text("root")
-    rebuilt = ledger_from_pages(FilesystemStorage(tmp_path), hash_index=False)
-    assert rebuilt == {A: IndexEntry(A, "A", 3), B: IndexEntry(B, "B_c", 7)}
+    rebuilt = from_pages(FilesystemStorage(tmp_path), hash_index=False)
+    assert rebuilt.entries() == {A: IndexEntry(A, "A", 3), B: IndexEntry(B, "B_c", 7)}

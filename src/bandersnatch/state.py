@@ -1,13 +1,15 @@
-"""The mirror's own state: lock, generation, status, todo, progress journal, project ledger.
+"""The mirror's own state: lock, generation, status, todo, progress journal; where the
+ledger lives (``ledger.py`` reads and writes it).
 
-Layout (compatible with pypa/bandersnatch, plus two files of our own)::
+Layout (compatible with pypa/bandersnatch, plus files of our own)::
 
-    <directory>/.lock         held for the whole run
-    <directory>/generation    layout version ("5")
-    <directory>/status        last serial the whole mirror reached
-    <directory>/todo          target serial, then "name serial" lines (only while incomplete)
-    <directory>/todo.progress append-only journal of projects finished since todo was written
-    <directory>/projects      ledger: "name<TAB>serial<TAB>display name" for every project
+    <directory>/.lock          held for the whole run
+    <directory>/generation     layout version ("5")
+    <directory>/status         last serial the whole mirror reached
+    <directory>/todo           target serial, then "name serial" lines (only while incomplete)
+    <directory>/todo.progress  append-only journal of projects finished since todo was written
+    <directory>/projects       ledger: "name<TAB>serial<TAB>display name" for every project
+    <directory>/projects.stamp which of the ledger and root pages are in step (ledger.py)
 
 The journal lets a run record progress with one appended line per project instead of
 rewriting the whole todo (no quadratic I/O on a first sync). The ledger is what the root
@@ -27,8 +29,7 @@ from pathlib import Path
 import filelock
 
 from .errors import MirrorLocked, StateError
-from .models import IndexEntry, ProjectName, normalize
-from .pagemodel import page_serial, page_title
+from .models import ProjectName, normalize
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ STATUS, TODO, PROGRESS, LEDGER, GENERATION_FILE = (
     "projects",
     "generation",
 )
+LEDGER_STAMP = "projects.stamp"
+ROOT_HTML_PAGES = ("web/simple/index.html", "web/simple/index.v1_html")
+ROOT_JSON_PAGE = "web/simple/index.v1_json"
 FAILURES = "failures"
 """JSON: project -> {"since": epoch, "runs": n, "reason": text} for projects still failing."""
 FILTERS = "filters"
@@ -48,8 +52,17 @@ FILTERS = "filters"
 ROOT_STALE = "root-index-stale"
 """Present when ``sync --skip-simple-root`` changed the ledger but not the root index."""
 LAST_MODIFIED = "web/last-modified"
-_STATE_FILES = (STATUS, TODO, LEDGER, GENERATION_FILE, FAILURES, FILTERS, LAST_MODIFIED)
-_ROOT_PAGES = ("web/simple/index.html", "web/simple/index.v1_html", "web/simple/index.v1_json")
+_STATE_FILES = (
+    STATUS,
+    TODO,
+    LEDGER,
+    LEDGER_STAMP,
+    GENERATION_FILE,
+    FAILURES,
+    FILTERS,
+    LAST_MODIFIED,
+)
+_ROOT_PAGES = (*ROOT_HTML_PAGES, ROOT_JSON_PAGE)
 
 
 @contextmanager
@@ -220,31 +233,6 @@ class MirrorState:
             entries.append(Progress(ProjectName(parts[0]), int(parts[1]), parts[3], parts[2]))
         return entries
 
-    # ledger ----------------------------------------------------------------------------
-    def read_ledger(self) -> dict[ProjectName, IndexEntry] | None:
-        raw = self.storage.read_bytes(LEDGER)
-        if raw is None:
-            return None
-        ledger: dict[ProjectName, IndexEntry] = {}
-        for number, line in enumerate(raw.decode("utf-8").splitlines(), 1):
-            parts = line.split("\t")
-            if len(parts) != 3 or not parts[1].isdigit():
-                raise StateError(
-                    LEDGER,
-                    f"line {number} is malformed: {line[:80]!r}",
-                    "delete it; the next run rebuilds it from the simple pages",
-                )
-            name = ProjectName(parts[0])
-            ledger[name] = IndexEntry(name, parts[2], int(parts[1]))
-        return ledger
-
-    def write_ledger(self, ledger: Mapping[ProjectName, IndexEntry]) -> None:
-        text = "".join(
-            f"{e.name}\t{e.serial}\t{e.display_name}\n"
-            for e in sorted(ledger.values(), key=lambda e: e.name)
-        )
-        self.storage.write_bytes(LEDGER, text.encode("utf-8"), durable=True)
-
     def write_last_modified(self) -> None:
         stamp = time.strftime("%Y%m%dT%H:%M:%S", time.gmtime())
         self.storage.write_bytes(LAST_MODIFIED, f"{stamp}\n".encode())
@@ -262,33 +250,3 @@ def _parse_todo(raw: bytes) -> Todo:
         name, _, serial = line.strip().partition(" ")
         projects[normalize(name)] = int(serial or 0)
     return Todo(target, projects)
-
-
-def ledger_from_pages(storage: Storage, hash_index: bool) -> dict[ProjectName, IndexEntry]:
-    """Rebuild the ledger by reading each project's page: a one-off for a mirror that has
-    no ledger yet (one written by pypa/bandersnatch, or one whose ledger was deleted)."""
-    ledger: dict[ProjectName, IndexEntry] = {}
-    top = [n for n in storage.list_dir("web/simple") if not n.startswith((".", "index"))]
-    dirs = (
-        [f"web/simple/{d}/{n}" for d in top for n in storage.list_dir(f"web/simple/{d}")]
-        if hash_index
-        else [f"web/simple/{n}" for n in top]
-    )
-    for project_dir in dirs:
-        entry = _entry_from_pages(storage, project_dir)
-        if entry is not None:
-            ledger[entry.name] = entry
-    return ledger
-
-
-def _entry_from_pages(storage: Storage, project_dir: str) -> IndexEntry | None:
-    """Serial from the JSON page (or the HTML page's SERIAL comment); display name from the
-    HTML title, since PEP 691 JSON carries only the normalized name."""
-    name = normalize(project_dir.rsplit("/", 1)[1])
-    json_page = storage.read_bytes(f"{project_dir}/index.v1_json")
-    html_page = storage.read_bytes(f"{project_dir}/index.html") or storage.read_bytes(
-        f"{project_dir}/index.v1_html"
-    )
-    if json_page is None and html_page is None:
-        return None
-    return IndexEntry(name, page_title(html_page) or name, page_serial(json_page, html_page))

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from .. import filters
 from ..config import Config
 from ..errors import FeedUnavailable, Interrupted
-from ..models import IndexEntry, ProjectName, ProjectResult, SyncPlan, SyncReport
+from ..ledger import Ledger, from_pages
+from ..models import ProjectName, ProjectResult, SyncPlan, SyncReport
 from ..planning import fingerprint, make_plan
 from ..pruning import DeletionGuard
 from ..runtime import Runtime
@@ -25,7 +26,6 @@ from ..state import (
     ROOT_STALE,
     Progress,
     Todo,
-    ledger_from_pages,
     mirror_lock,
 )
 from ..syncer import Syncer
@@ -75,10 +75,10 @@ class _MirrorRun:
     diff: DiffFile | None = None
     progress: list[Progress] = field(default_factory=list)
     index_dirty: bool = False
-    _ledger: dict[ProjectName, IndexEntry] | None = None
+    _ledger: Ledger | None = None
 
     @property
-    def ledger(self) -> dict[ProjectName, IndexEntry]:
+    def ledger(self) -> Ledger:
         """Every mirrored project, loaded only when a run needs it: a run with nothing new
         never reads it, so its cost does not grow with the mirror."""
         if self._ledger is None:
@@ -102,11 +102,11 @@ class _MirrorRun:
         self._check_stop()
         prune = self.rt.config.mirror.prune_filtered
         filtered = prune and bool(self.rt.config.filters.enabled)
-        excluded = [n for n in self.ledger if not accept(n)] if filtered else []
+        excluded = [n for n in self.ledger.names() if not accept(n)] if filtered else []
         syncer = self.rt.syncer(self.stop, self.guard)
         syncer.display_names = feed.display_names
         if feed.poll and not refilter:
-            syncer.known_serials = {n: e.serial for n, e in self.ledger.items()}
+            syncer.known_serials = self.ledger.serials()
         if plan.projects or excluded:
             log.info("syncing %d projects up to serial %d", len(plan.projects), plan.target_serial)
             state.write_todo(plan.target_serial, plan.projects)
@@ -134,7 +134,7 @@ class _MirrorRun:
             raise Interrupted("a stop signal")
         target = plan.target_serial
         if feed.poll:  # no feed serial: the newest serial of any project now mirrored
-            target = max([target, *(e.serial for e in self.ledger.values())])
+            target = max([target, *self.ledger.serials().values()])
         failed = {name: serial for name, (serial, _reason) in self.tally.failed.items()}
         failed.update((name, plan.projects[name]) for name in left)
         self._close(status, target, failed)
@@ -144,17 +144,17 @@ class _MirrorRun:
         if self.stop.is_set():
             raise Interrupted("a stop signal")
 
-    def _load_ledger(self) -> dict[ProjectName, IndexEntry]:
+    def _load_ledger(self) -> Ledger:
         """The ledger, plus what an interrupted run finished but never recorded."""
-        ledger = self.rt.state.read_ledger()
+        ledger = Ledger.load(self.rt.storage)
         if ledger is None:
-            ledger = ledger_from_pages(self.rt.storage, self.rt.config.mirror.hash_index)
+            ledger = from_pages(self.rt.storage, self.rt.config.mirror.hash_index)
             self.index_dirty |= bool(ledger)
         for entry in self.progress:
             if entry.outcome == "removed":
-                ledger.pop(entry.name, None)
+                ledger.remove(entry.name)
             else:
-                ledger[entry.name] = IndexEntry(entry.name, entry.display_name, entry.serial)
+                ledger.set(entry.name, entry.serial, entry.display_name)
         return ledger
 
     def _feed(self, status: int | None, saved: Todo | None, force_check: bool) -> FeedResult:
@@ -169,7 +169,8 @@ class _MirrorRun:
         return feed.since(base, self._mirrored)
 
     def _mirrored(self) -> dict[ProjectName, int]:
-        return {name: entry.serial for name, entry in self.ledger.items()}
+        """For feeds that need the mirror's serials: read only when called."""
+        return self.ledger.serials()
 
     def _allowlisted(
         self, feed: ChangeFeed, names: frozenset[ProjectName], base: int | None, force: bool
@@ -179,7 +180,7 @@ class _MirrorRun:
         With XML-RPC: its last serial (first sync) or changelog. Without it (``change-feed =
         simple``, whose root index *is* that list, or an upstream that serves no XML-RPC):
         poll each listed project."""
-        dropped = {n: 0 for n in self.ledger if n not in names}
+        dropped = {n: 0 for n in self.ledger.names() if n not in names}
         if self.rt.config.mirror.change_feed == "xmlrpc":
             try:
                 if base is None or force:
@@ -188,8 +189,9 @@ class _MirrorRun:
             except FeedUnavailable as exc:
                 log.warning("%s; checking each allowlisted project instead", exc)
             else:
-                for name in names - self.ledger.keys():
-                    result.changes.setdefault(name, 0)  # newly allowlisted: fetch it now
+                for name in names:
+                    if name not in self.ledger:
+                        result.changes.setdefault(name, 0)  # newly allowlisted: fetch it now
                 return result
         return FeedResult(base or 0, dict.fromkeys(names, 0) | dropped, poll=not force)
 
@@ -207,8 +209,9 @@ class _MirrorRun:
         same_scheme = previous.split(" ", 1)[0] == FINGERPRINT_SCHEME
         changed = same_scheme and previous != current and bool(self.ledger)
         if changed:
-            log.info("the filter config changed: re-checking all %d projects", len(self.ledger))
-            changes = {name: 0 for name in self.ledger} | changes
+            names = self.ledger.names()
+            log.info("the filter config changed: re-checking all %d projects", len(names))
+            changes = dict.fromkeys(names, 0) | changes
         if previous != current:
             state.write_text(FILTERS, current + "\n")
         return changes, changed
@@ -218,13 +221,12 @@ class _MirrorRun:
         if self.diff is not None:
             self.diff.add(result.written)
         if result.removed:
-            if self.ledger.pop(result.name, None) is not None:
+            if self.ledger.remove(result.name):
                 self.index_dirty = True
                 self.tally.removed += 1
             outcome = "removed"
         elif result.published:
-            entry = IndexEntry(result.name, result.display_name, result.serial)
-            self.ledger[result.name] = entry
+            self.ledger.set(result.name, result.serial, result.display_name)
             self.index_dirty = True
             outcome = "partial" if result.failure else "ok"
         else:
@@ -237,8 +239,7 @@ class _MirrorRun:
         state = self.rt.state
         written = ["web/last-modified"]
         if self.index_dirty:
-            written += self.rt.publisher.root_index(self.ledger.values(), target)
-            state.write_ledger(self.ledger)
+            written += self.rt.publisher.root_index(self.ledger, target)
             state.delete(ROOT_STALE)
         if target != status:
             state.write_status(target)

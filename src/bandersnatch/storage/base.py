@@ -14,9 +14,10 @@ from typing import BinaryIO, Protocol
 class AtomicFile(Protocol):
     """A file being written; it appears at its target only on ``commit``."""
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | memoryview) -> None: ...
 
-    def commit(self) -> None: ...
+    def commit(self, durable: bool = False) -> None:
+        """Make the file appear at its target (fsync first when ``durable``)."""
 
     def abort(self) -> None: ...
 
@@ -46,6 +47,10 @@ class Storage(Protocol):
     def symlink(self, path: str, target: str) -> None:
         """Atomically make ``path`` point at ``target`` (a copy where links are unknown)."""
 
+    def hardlink(self, path: str, target: str) -> None:
+        """Atomically make ``path`` another name for the stored file ``target`` (a copy
+        where hard links are unknown)."""
+
     def delete(self, path: str) -> bool:
         """Remove a file; True if it existed."""
 
@@ -62,3 +67,6 @@ class Storage(Protocol):
         """Remove what an interrupted write of ``path`` may have left behind."""
 
     def exists(self, path: str) -> bool: ...
+
+    def fingerprint(self, path: str) -> str | None:
+        """Changes whenever ``path`` is rewritten or replaced (None if it does not exist)."""

@@ -13,6 +13,7 @@ import errno
 import hashlib
 import os
 import posixpath
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -52,7 +53,7 @@ class _AtomicFile:
             self._target.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self._temp, "wb")  # noqa: SIM115
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         try:
             self._fh.write(data)
         except OSError as exc:
@@ -161,6 +162,20 @@ class FilesystemStorage:
         except OSError as exc:
             raise StorageError(path, _explain(exc)) from exc
 
+    def hardlink(self, path: str, target: str) -> None:
+        link, temp = self.resolve(path), self.resolve(temp_name(path))
+        try:
+            temp.unlink(missing_ok=True)
+            try:
+                os.link(self.resolve(target), temp)
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                    raise
+                shutil.copyfile(self.resolve(target), temp)  # no hard links here: a copy
+            os.replace(temp, link)
+        except OSError as exc:
+            raise StorageError(path, _explain(exc)) from exc
+
     def delete(self, path: str) -> bool:
         target = self.resolve(path)
         try:
@@ -199,3 +214,10 @@ class FilesystemStorage:
 
     def exists(self, path: str) -> bool:
         return self.resolve(path).exists()
+
+    def fingerprint(self, path: str) -> str | None:
+        try:
+            st = self.resolve(path).stat()
+        except FileNotFoundError:
+            return None
+        return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
