@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,8 +88,7 @@ def test_sigkill_at_random_moments_then_finish_equals_an_uninterrupted_mirror(
 def test_sigterm_stops_cleanly_and_the_next_run_resumes(
     tmp_path: Path, slow_fake: FakePyPI
 ) -> None:
-    diffs = tmp_path / "diffs"
-    mirror = make_mirror(tmp_path, slow_fake, {"diff-file": str(diffs / "changed")})
+    mirror = make_mirror(tmp_path, slow_fake)
     proc = _start(mirror)
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
@@ -97,7 +97,6 @@ def test_sigterm_stops_cleanly_and_the_next_run_resumes(
     assert "SIGTERM received" in err and "progress saved" in err
     assert (mirror.directory / "todo").exists()
     assert mirror.temp_files() == []
-    assert list(diffs.iterdir()) == []  # the paths it streamed are dropped with the run
     result = mirror.run("mirror")
     assert result.returncode == 0, result.stderr[-2000:]
     assert not (mirror.directory / "todo").exists()
@@ -105,3 +104,45 @@ def test_sigterm_stops_cleanly_and_the_next_run_resumes(
         if state.releases:
             page = mirror.page_json(state.normalized)
             assert len(page["files"]) == len(state.files())  # type: ignore[arg-type]
+
+
+CHECKPOINT_EVERY = 3
+SMALL_CHECKPOINTS = [
+    sys.executable,
+    "-c",
+    "import sys; import bandersnatch.commands.mirror as m; "
+    f"m.CHECKPOINT_EVERY = {CHECKPOINT_EVERY}; "
+    "from bandersnatch.cli import main; sys.exit(main(sys.argv[1:]))",
+]
+
+
+def test_killed_between_checkpoints_the_journal_stays_short_and_the_end_is_the_same(
+    tmp_path: Path, slow_fake: FakePyPI
+) -> None:
+    reference = make_mirror(tmp_path / "reference", slow_fake)
+    assert reference.run("mirror").returncode == 0
+    victim = make_mirror(tmp_path / "victim", slow_fake, {"workers": "2"})
+    rng = random.Random(4)
+    todo_sizes = []
+    for _ in range(4):
+        proc = subprocess.Popen(
+            [*SMALL_CHECKPOINTS, "-c", str(victim.config), "mirror"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while not (victim.directory / "todo").exists() and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.3, 0.8))
+        proc.kill()
+        proc.wait()
+        journal = victim.directory / "todo.progress"
+        lines = journal.read_text().splitlines() if journal.exists() else []
+        assert len(lines) < 2 * CHECKPOINT_EVERY  # checkpoints took the rest in
+        todo_sizes.append(len((victim.directory / "todo").read_text().splitlines()))
+    assert todo_sizes[-1] < todo_sizes[0]  # checkpoints rewrote the todo as work got done
+    result = victim.run("mirror")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _snapshot(victim) == _snapshot(reference)
+    assert victim.temp_files() == []

@@ -14,6 +14,7 @@ from bandersnatch.errors import StateError
 from bandersnatch.ledger import Ledger
 from bandersnatch.models import IndexEntry, ProjectName, SimpleFormat, normalize
 from bandersnatch.pages import render_root_html, render_root_json
+from bandersnatch.state import MirrorState, Progress
 from bandersnatch.storage import FilesystemStorage
 
 FILES = (
@@ -165,6 +166,24 @@ def test_display_names_that_do_not_normalize_to_the_name_are_never_spliced(
     entries[ProjectName("bb")] = _entry("BB", 4)
     ledger.publish(storage, SimpleFormat.ALL, 2)
     assert _files(tmp_path / "m") == _whole(entries, 2)
+
+
+def test_the_journal_is_taken_in_with_the_last_line_winning(tmp_path: Path) -> None:
+    storage = FilesystemStorage(tmp_path)
+    state = MirrorState(storage)
+    Ledger.of([_entry("kept", 1), _entry("gone", 2)]).publish(storage, None, 0)
+    for entry in [
+        Progress(ProjectName("new"), 5, "New", "ok"),
+        Progress(ProjectName("gone"), 6, "gone", "removed"),
+        Progress(ProjectName("new"), 7, "NEW", "partial"),
+    ]:
+        state.append_progress(entry)
+    ledger = Ledger.load(storage)
+    assert ledger is not None
+    ledger.take_progress(state.read_progress())
+    assert ledger.serials() == {"kept": 1, "new": 7}
+    assert ledger.get(ProjectName("new")) == _entry("NEW", 7)
+    assert ProjectName("gone") not in ledger
 
 
 def test_the_two_html_root_pages_are_one_file(tmp_path: Path) -> None:

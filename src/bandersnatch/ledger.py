@@ -39,7 +39,7 @@ from .pages import (
     splice_root_json,
 )
 from .splicing import Lines, find, splice
-from .state import LEDGER, LEDGER_STAMP, ROOT_HTML_PAGES, ROOT_JSON_PAGE
+from .state import LEDGER, LEDGER_STAMP, ROOT_HTML_PAGES, ROOT_JSON_PAGE, ProgressColumns
 from .storage import Storage
 
 SPLICE_LIMIT = 5000
@@ -163,6 +163,21 @@ class Ledger:
         else:
             self._changes[name] = None
         return present
+
+    def take_progress(self, chunks: Iterable[ProgressColumns]) -> None:
+        """What the journal records (the last line about a project wins)."""
+        for c in chunks:
+            lines = map("{}\t{}\t{}".format, c.names, c.serials, c.display_names)
+            if "removed" in c.outcomes:
+                for name, line, outcome in zip(c.names, lines, c.outcomes, strict=True):
+                    if outcome == "removed":
+                        self.remove(name)
+                    else:
+                        self._put(name, line)
+            elif self._lines is not None:
+                self._lines.update(zip(c.names, lines, strict=True))
+            else:
+                self._changes.update(zip(c.names, lines, strict=True))
 
     # -- writing ---------------------------------------------------------------------------
     def publish(

@@ -7,32 +7,43 @@ Layout (compatible with pypa/bandersnatch, plus files of our own)::
     <directory>/generation     layout version ("5")
     <directory>/status         last serial the whole mirror reached
     <directory>/todo           target serial, then "name serial" lines (only while incomplete)
-    <directory>/todo.progress  append-only journal of projects finished since todo was written
+    <directory>/todo.progress  append-only journal of projects finished since the ledger was
+                               last written
     <directory>/projects       ledger: "name<TAB>serial<TAB>display name" for every project
     <directory>/projects.stamp which of the ledger and root pages are in step (ledger.py)
 
 The journal lets a run record progress with one appended line per project instead of
-rewriting the whole todo (no quadratic I/O on a first sync). The ledger is what the root
-index is rendered from, so no run has to scan the project directories.
+rewriting the whole todo (no quadratic I/O on a first sync); with the ledger it is the record
+of what is mirrored, so an interrupted run never has to read the project pages back. The
+ledger is what the root index is rendered from, so no run has to scan the project
+directories.
+
+At PyPI's size the todo and the journal have 700k lines: they are read and written with
+whole-column operations (``str.split``, ``map``) rather than a Python loop per line, and a
+line-by-line reader takes over only for a file that does not have the expected shape.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import filelock
 
 from .errors import MirrorLocked, StateError
-from .models import ProjectName, normalize
+from .models import ProjectName, normalize, normalize_many
 from .storage import Storage
 
 log = logging.getLogger(__name__)
+_NOT_NORMALIZED = re.compile(r"[A-Z_.]|--")
+"""What a todo written by another tool may hold that a normalized name never does."""
 
 GENERATION = 5
 STATUS, TODO, PROGRESS, LEDGER, GENERATION_FILE = (
@@ -63,6 +74,8 @@ _STATE_FILES = (
     LAST_MODIFIED,
 )
 _ROOT_PAGES = (*ROOT_HTML_PAGES, ROOT_JSON_PAGE)
+_CHUNK = 1 << 22
+"""Bytes of the todo or journal read into columns at a time (a bound on transient memory)."""
 
 
 @contextmanager
@@ -82,8 +95,24 @@ def mirror_lock(directory: Path) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Todo:
+    """The saved todo: the serial the interrupted run aimed for, and the lines of what it
+    still owed, read a chunk at a time (at 700k projects a map of them all costs more
+    memory than the rest of a resumed run)."""
+
     target_serial: int
-    projects: Mapping[ProjectName, int]
+    lines: str
+
+    def chunks(self) -> Iterator[tuple[list[ProjectName], list[int]]]:
+        """Names and serials, in file order; a line that cannot be read is skipped."""
+        for text in _chunks(self.lines):
+            yield _todo_columns(text)
+
+    @property
+    def projects(self) -> dict[ProjectName, int]:
+        projects: dict[ProjectName, int] = {}
+        for names, serials in self.chunks():
+            projects.update(zip(names, serials, strict=True))
+        return projects
 
 
 @dataclass(frozen=True)
@@ -97,6 +126,17 @@ class Progress:
 
 
 OUTCOMES = ("ok", "partial", "removed")
+
+
+@dataclass(frozen=True)
+class ProgressColumns:
+    """Consecutive journal lines as four columns (one ``Progress`` each, without the cost
+    of 700k records)."""
+
+    names: list[ProjectName]
+    serials: list[str]
+    outcomes: list[str]
+    display_names: list[str]
 
 
 def progress_line(entry: Progress) -> str:
@@ -209,44 +249,106 @@ class MirrorState:
             return None
 
     def write_todo(self, target_serial: int, projects: Mapping[ProjectName, int]) -> None:
-        lines = [str(target_serial)]
-        lines.extend(f"{name} {serial}" for name, serial in sorted(projects.items()))
-        self.storage.write_bytes(TODO, ("\n".join(lines) + "\n").encode(), durable=True)
-        self.storage.delete(PROGRESS)
+        """Save what is still to do. The journal stays: what it records is done, whatever
+        the new todo says (a re-planned run must not redo finished projects)."""
+        names = sorted(projects)
+        lines = [" "] * (4 * len(names))  # name, " ", serial, "\n": joined without a loop
+        lines[0::4] = names
+        lines[2::4] = map(str, map(projects.__getitem__, names))
+        lines[3::4] = ["\n"] * len(names)
+        text = f"{target_serial}\n" + "".join(lines)
+        self.storage.write_bytes(TODO, text.encode(), durable=True)
 
     def clear_todo(self) -> None:
+        self.storage.delete(PROGRESS)  # first: a journal never outlives its todo
         self.storage.delete(TODO)
+
+    def discard_progress(self) -> None:
+        """Forget the journal once the ledger has taken in everything it says."""
         self.storage.delete(PROGRESS)
+
+    def has_progress(self) -> bool:
+        return self.storage.exists(PROGRESS)
 
     def append_progress(self, entry: Progress) -> None:
         self.storage.append_line(PROGRESS, progress_line(entry))
 
-    def read_progress(self) -> list[Progress]:
+    def read_progress(self) -> Iterator[ProgressColumns]:
+        """The journal in order, a chunk of lines at a time; lines cut short by a crash (or
+        otherwise unreadable) are skipped."""
         raw = self.storage.read_bytes(PROGRESS)
-        if raw is None:
-            return []
-        entries = []
-        for line in raw.decode("utf-8", "replace").splitlines():
-            parts = line.split(" ", 3)
-            if len(parts) != 4 or parts[2] not in OUTCOMES or not parts[1].isdigit():
-                continue  # a line cut short by a crash
-            entries.append(Progress(ProjectName(parts[0]), int(parts[1]), parts[3], parts[2]))
-        return entries
+        text = "" if raw is None else raw.decode("utf-8", "replace")
+        del raw
+        for chunk in _chunks(text, text.rfind("\n") + 1):  # after the last newline: cut short
+            yield _progress_columns(chunk)
 
     def write_last_modified(self) -> None:
         stamp = time.strftime("%Y%m%dT%H:%M:%S", time.gmtime())
         self.storage.write_bytes(LAST_MODIFIED, f"{stamp}\n".encode())
 
 
+def add_finished(done: dict[ProjectName, int], chunk: ProgressColumns) -> None:
+    """Record in ``done`` the projects of ``chunk`` that are done (synced or removed, not
+    partial), at the serial reached; a later line about a project wins."""
+    if "partial" not in chunk.outcomes:
+        done.update(zip(chunk.names, map(int, chunk.serials), strict=True))
+        return
+    for name, serial, outcome in zip(chunk.names, chunk.serials, chunk.outcomes, strict=True):
+        if outcome != "partial":
+            done[name] = int(serial)
+
+
 def _parse_todo(raw: bytes) -> Todo:
-    lines = raw.decode("utf-8").splitlines()
-    if not lines:
+    first, _, rest = raw.decode("utf-8").partition("\n")
+    if not first.strip():
         raise ValueError("empty file")
-    target = int(lines[0].strip())
-    projects: dict[ProjectName, int] = {}
-    for line in lines[1:]:
-        if not line.strip():
-            continue
+    return Todo(int(first.strip()), rest)
+
+
+def _chunks(text: str, stop: int | None = None) -> Iterator[str]:
+    """``text[:stop]`` in pieces of whole lines (a bound on the memory of reading 700k)."""
+    start, stop = 0, len(text) if stop is None else stop
+    while start < stop:
+        end = min(text.find("\n", start + _CHUNK, stop) + 1 or stop, stop)
+        yield text[start:end]
+        start = end
+
+
+def _todo_columns(text: str) -> tuple[list[ProjectName], list[int]]:
+    lines = text.count("\n") + (not text.endswith("\n"))
+    words = text.split()
+    if len(words) == 2 * lines == 2 * text.count(" ") and all(map(str.isdigit, words[1::2])):
+        names = cast(list[ProjectName], words[0::2])
+        if not text.isascii() or _NOT_NORMALIZED.search(text):
+            names = normalize_many(names)
+        return names, list(map(int, words[1::2]))
+    names, serials = [], []  # another shape: blank lines, names alone, another tool's names
+    for line in text.splitlines():
         name, _, serial = line.strip().partition(" ")
-        projects[normalize(name)] = int(serial or 0)
-    return Todo(target, projects)
+        if name and (serial.isdigit() or not serial):
+            names.append(normalize(name))
+            serials.append(int(serial or 0))
+        elif name:
+            log.warning("todo: skipped a line that is not 'name serial': %r", line[:80])
+    return names, serials
+
+
+def _progress_columns(text: str) -> ProgressColumns:
+    """Whole lines of the journal as columns: split at once when every line has the plain
+    shape, else line by line, skipping lines that cannot be read."""
+    count = text.count("\n")
+    if text.count(" ") == 3 * count:
+        words = text.replace("\n", " ").split(" ")
+        names, serials, outcomes = words[0:-1:4], words[1::4], words[2::4]
+        if all(map(str.isdigit, serials)) and set(outcomes) <= set(OUTCOMES):
+            return ProgressColumns(cast(list[ProjectName], names), serials, outcomes, words[3::4])
+    columns = ProgressColumns([], [], [], [])
+    for line in text.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) != 4 or parts[2] not in OUTCOMES or not parts[1].isdigit():
+            continue
+        columns.names.append(ProjectName(parts[0]))
+        columns.serials.append(parts[1])
+        columns.outcomes.append(parts[2])
+        columns.display_names.append(parts[3])
+    return columns

@@ -100,6 +100,9 @@ class Syncer:
         """Serials the mirror already holds; a project fetched at one of them is skipped
         (set only when polling, where no feed said what changed)."""
         self._stripes = [threading.Lock() for _ in range(64)]
+        self._queue: list[ProjectName] = []
+        self._next = 0
+        self._open: set[ProjectName] = set()
 
     # -- main thread ---------------------------------------------------------------------
     def run(
@@ -112,9 +115,10 @@ class Syncer:
 
         Returns early, with in-flight work settled, when ``stop`` is set: then the projects
         never started are returned. Storage errors are fatal: they stop the run and
-        propagate. (No sort here: a stop is seen at once, even with 700k projects to do.)
+        propagate.
         """
-        names, started = list(todo), 0
+        names = self._queue = list(todo)
+        self._next, self._open = 0, set()
         files: deque[tuple[_Job, ReleaseFile]] = deque()
         inflight: dict[Future[object], tuple[_Job, ReleaseFile | None]] = {}
         fatal: BaseException | None = None
@@ -124,9 +128,10 @@ class Syncer:
                     if files:
                         job, next_file = files.popleft()
                         inflight[pool.submit(self._file_task, next_file)] = (job, next_file)
-                    elif started < len(names):
-                        job = _Job(names[started], todo[names[started]])
-                        started += 1
+                    elif self._next < len(names):
+                        job = _Job(names[self._next], todo[names[self._next]])
+                        self._next += 1
+                        self._open.add(job.name)
                         task: Future[object]
                         task = pool.submit(self._metadata_task, job.name, job.expected)
                         inflight[task] = (job, None)
@@ -144,13 +149,22 @@ class Syncer:
                         self.stop.set()
                         continue
                     if result is not None:
+                        self._open.discard(result.name)
                         on_done(result)
                         if result.failure and self.options.stop_on_error:
                             log.error("stop-on-error is set: stopping after %s", result.name)
                             self.stop.set()
         if fatal is not None:
             raise fatal
-        return names[started:]
+        return names[self._next :]
+
+    def unfinished(self) -> list[ProjectName]:
+        """During ``run``: the projects not reported done yet, started or not."""
+        return [*self._open, *self._queue[self._next :]]
+
+    def pending(self) -> int:
+        """How many projects ``unfinished`` lists."""
+        return len(self._open) + len(self._queue) - self._next
 
     def _settle(
         self,

@@ -23,9 +23,11 @@ from ..pruning import DeletionGuard
 from ..runtime import Runtime
 from ..state import (
     FILTERS,
+    LEDGER,
     ROOT_STALE,
     Progress,
     Todo,
+    add_finished,
     mirror_lock,
 )
 from ..syncer import Syncer
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 FINGERPRINT_SCHEME = "v1"
 """Bump when filter_fingerprint changes how it digests the same config."""
+CHECKPOINT_EVERY = 5000
+"""Journal lines after which the ledger and the todo take in what the journal says."""
 
 
 def run(
@@ -73,9 +77,15 @@ class _MirrorRun:
     started: float = field(default_factory=time.monotonic)
     tally: Tally = field(default_factory=Tally)
     diff: DiffFile | None = None
-    progress: list[Progress] = field(default_factory=list)
+    journal: bool = False
+    """A journal of projects finished by an interrupted run is in effect."""
+    journalled: int = 0
+    """Lines in the journal (since the last checkpoint)."""
+    finished: dict[ProjectName, int] = field(default_factory=dict)
+    """What the journal says is done, until the run is planned."""
     index_dirty: bool = False
     _ledger: Ledger | None = None
+    _checkpoints: tuple[Syncer, SyncPlan] | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -86,31 +96,41 @@ class _MirrorRun:
         return self._ledger
 
     def execute(self, force_check: bool) -> SyncReport:
-        state = self.rt.state
+        state, m = self.rt.state, self.rt.config.mirror
         state.cleanup_temp()
         state.check_generation()
         status = state.read_status()
         saved = state.read_todo()
-        self.progress = state.read_progress() if saved else []
-        self.index_dirty = bool(self.progress) or state.read_text(ROOT_STALE) is not None
+        self.journal = state.has_progress()
+        if self.journal and saved is None:  # left by a crash once the ledger took it in
+            state.discard_progress()
+            self.journal = False
+        if self.journal:
+            self._ledger = self._load_ledger()  # reads the journal: what is done, and how
+        self.index_dirty |= self.journal or state.read_text(ROOT_STALE) is not None
         feed = self._feed(status, saved, force_check)
         self._check_stop()
-        accept = self.rt.filters.keep_name
-        finished = {p.name: p.serial for p in self.progress if p.outcome != "partial"}
         changes, refilter = self._with_filter_changes(feed.changes)
-        plan = make_plan(feed.target, changes, saved.projects if saved else {}, finished, accept)
+        plan = make_plan(
+            feed.target,
+            changes,
+            saved.chunks() if saved else (),
+            self.finished,
+            None if self.rt.filters.keeps_every_name else self.rt.filters.keep_name,
+        )
+        del saved, changes  # at PyPI's size each holds 700k projects
+        self.finished = {}
         self._check_stop()
-        prune = self.rt.config.mirror.prune_filtered
-        filtered = prune and bool(self.rt.config.filters.enabled)
-        excluded = [n for n in self.ledger.names() if not accept(n)] if filtered else []
+        excluded = self._excluded()
         syncer = self.rt.syncer(self.stop, self.guard)
         syncer.display_names = feed.display_names
         if feed.poll and not refilter:
             syncer.known_serials = self.ledger.serials()
         if plan.projects or excluded:
             log.info("syncing %d projects up to serial %d", len(plan.projects), plan.target_serial)
+            if not self.rt.storage.exists(LEDGER):  # so that no run reads the pages back
+                self.ledger.publish(self.rt.storage, None, 0)
             state.write_todo(plan.target_serial, plan.projects)
-        m = self.rt.config.mirror
         if m.diff_file is not None:
             self.diff = DiffFile(m.diff_file, m.directory, m.diff_append_epoch)
         try:
@@ -129,33 +149,57 @@ class _MirrorRun:
     ) -> SyncReport:
         for result in syncer.prune(excluded):
             self._on_done(result)
+        self._checkpoints = (syncer, plan)
         left = syncer.run(plan.projects, self._on_done) if plan.projects else []
+        self._checkpoints = None
         if self.stop.is_set() and not (self.rt.config.mirror.stop_on_error and self.tally.failed):
             raise Interrupted("a stop signal")
         target = plan.target_serial
         if feed.poll:  # no feed serial: the newest serial of any project now mirrored
             target = max([target, *self.ledger.serials().values()])
-        failed = {name: serial for name, (serial, _reason) in self.tally.failed.items()}
+        failed = self._failed()
         failed.update((name, plan.projects[name]) for name in left)
         self._close(status, target, failed)
         return self.tally.report(self.rt.state, left, self.started)
+
+    def _failed(self) -> dict[ProjectName, int]:
+        return {name: serial for name, (serial, _reason) in self.tally.failed.items()}
+
+    def _checkpoint(self, syncer: Syncer, plan: SyncPlan) -> None:
+        """Let the ledger and the todo take in what the journal says, then start the
+        journal afresh: a resumed run reads at most CHECKPOINT_EVERY lines back, and the
+        changes this run holds in memory stay as few. (The root index waits for the end
+        of the run, as it always has.)"""
+        todo = {name: plan.projects[name] for name in syncer.unfinished()} | self._failed()
+        self.ledger.publish(self.rt.storage, None, 0)
+        self.rt.state.write_todo(plan.target_serial, todo)
+        self.rt.state.discard_progress()
+        self.journalled = 0
 
     def _check_stop(self) -> None:
         if self.stop.is_set():
             raise Interrupted("a stop signal")
 
     def _load_ledger(self) -> Ledger:
-        """The ledger, plus what an interrupted run finished but never recorded."""
+        """The ledger, plus what an interrupted run finished but never recorded (read once
+        for both: what is done, for planning, and how the ledger should list it)."""
         ledger = Ledger.load(self.rt.storage)
         if ledger is None:
             ledger = from_pages(self.rt.storage, self.rt.config.mirror.hash_index)
             self.index_dirty |= bool(ledger)
-        for entry in self.progress:
-            if entry.outcome == "removed":
-                ledger.remove(entry.name)
-            else:
-                ledger.set(entry.name, entry.serial, entry.display_name)
+        if self.journal:
+            for chunk in self.rt.state.read_progress():
+                ledger.take_progress([chunk])
+                add_finished(self.finished, chunk)
+                self.journalled += len(chunk.names)
         return ledger
+
+    def _excluded(self) -> list[ProjectName]:
+        """Mirrored projects the name filters exclude (prune-filtered)."""
+        if not self.rt.config.mirror.prune_filtered or not self.rt.config.filters.enabled:
+            return []
+        accept = self.rt.filters.keep_name
+        return [name for name in self.ledger.names() if not accept(name)]
 
     def _feed(self, status: int | None, saved: Todo | None, force_check: bool) -> FeedResult:
         """What to sync according to the change feed."""
@@ -233,9 +277,16 @@ class _MirrorRun:
             return
         progress = Progress(result.name, result.serial, result.display_name, outcome)
         self.rt.state.append_progress(progress)
+        self.journalled += 1
+        if self.journalled >= CHECKPOINT_EVERY and self._checkpoints is not None:
+            syncer, plan = self._checkpoints
+            if syncer.pending() >= CHECKPOINT_EVERY:  # else the end of the run is near
+                self._checkpoint(syncer, plan)
 
     def _close(self, status: int | None, target: int, failed: dict[ProjectName, int]) -> None:
-        """Publish the root index, advance status, keep failed projects for the next run."""
+        """Publish the root index, advance status, keep failed projects for the next run.
+
+        The journal goes last: until then, a crash leaves it to say what is done."""
         state = self.rt.state
         written = ["web/last-modified"]
         if self.index_dirty:
@@ -245,6 +296,7 @@ class _MirrorRun:
             state.write_status(target)
         if failed:
             state.write_todo(target, failed)
+            state.discard_progress()
         else:
             state.clear_todo()
         state.write_last_modified()
