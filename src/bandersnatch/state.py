@@ -56,6 +56,9 @@ STATUS, TODO, PROGRESS, LEDGER, GENERATION_FILE = (
 LEDGER_STAMP = "projects.stamp"
 ROOT_HTML_PAGES = ("web/simple/index.html", "web/simple/index.v1_html")
 ROOT_JSON_PAGE = "web/simple/index.v1_json"
+FEED_VALIDATOR = "feed-validator"
+"""What the change feed last said about itself (the simple index's ETag), for a
+conditional request next run."""
 FAILURES = "failures"
 """JSON: project -> {"since": epoch, "runs": n, "reason": text} for projects still failing."""
 FILTERS = "filters"
@@ -71,6 +74,7 @@ _STATE_FILES = (
     GENERATION_FILE,
     FAILURES,
     FILTERS,
+    FEED_VALIDATOR,
     LAST_MODIFIED,
 )
 _ROOT_PAGES = (*ROOT_HTML_PAGES, ROOT_JSON_PAGE)

@@ -22,6 +22,7 @@ from ..planning import fingerprint, make_plan
 from ..pruning import DeletionGuard
 from ..runtime import Runtime
 from ..state import (
+    FEED_VALIDATOR,
     FILTERS,
     LEDGER,
     ROOT_STALE,
@@ -159,7 +160,7 @@ class _MirrorRun:
             target = max([target, *self.ledger.serials().values()])
         failed = self._failed()
         failed.update((name, plan.projects[name]) for name in left)
-        self._close(status, target, failed)
+        self._close(status, target, failed, feed.validator)
         return self.tally.report(self.rt.state, left, self.started)
 
     def _failed(self) -> dict[ProjectName, int]:
@@ -210,7 +211,7 @@ class _MirrorRun:
             return self._allowlisted(feed, names, base, force_check)
         if base is None or force_check:
             return feed.listing(self._mirrored)
-        return feed.since(base, self._mirrored)
+        return feed.since(base, self._mirrored, self.rt.state.read_text(FEED_VALIDATOR))
 
     def _mirrored(self) -> dict[ProjectName, int]:
         """For feeds that need the mirror's serials: read only when called."""
@@ -283,7 +284,9 @@ class _MirrorRun:
             if syncer.pending() >= CHECKPOINT_EVERY:  # else the end of the run is near
                 self._checkpoint(syncer, plan)
 
-    def _close(self, status: int | None, target: int, failed: dict[ProjectName, int]) -> None:
+    def _close(
+        self, status: int | None, target: int, failed: dict[ProjectName, int], validator: str | None
+    ) -> None:
         """Publish the root index, advance status, keep failed projects for the next run.
 
         The journal goes last: until then, a crash leaves it to say what is done."""
@@ -294,6 +297,11 @@ class _MirrorRun:
             state.delete(ROOT_STALE)
         if target != status:
             state.write_status(target)
+        if validator != state.read_text(FEED_VALIDATOR):
+            if validator is None:
+                state.delete(FEED_VALIDATOR)
+            else:
+                state.write_text(FEED_VALIDATOR, validator)
         if failed:
             state.write_todo(target, failed)
             state.discard_progress()

@@ -10,7 +10,7 @@ from typing import Protocol
 from ..models import ProjectName
 from ..planning import collect_changes, diff_snapshot
 from .changelog import ChangelogClient
-from .simple import SimpleFeed
+from .simple import SimpleFeed, Snapshot
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class FeedResult:
     poll: bool = False
     """True when no feed told what changed: every listed project is asked for its serial,
     unchanged ones are skipped, and the target is the newest serial seen."""
+    validator: str | None = None
+    """For the mirror's state once this result is synced: what lets the next run ask the
+    feed whether anything changed at all (the simple index's ``ETag``)."""
 
 
 Mirrored = Callable[[], Mapping[ProjectName, int]]
@@ -33,9 +36,10 @@ class ChangeFeed(Protocol):
         """Every project upstream has (first sync, ``--force-check``), diffed against what
         the mirror holds."""
 
-    def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
+    def since(self, serial: int, mirrored: Mirrored, validator: str | None = None) -> FeedResult:
         """What changed upstream after ``serial``. ``mirrored`` is only called by a feed
-        that needs the mirror's serials (the simple index); the changelog does not."""
+        that needs the mirror's serials (the simple index); the changelog does not.
+        ``validator``: a result's ``validator`` saved by the last complete run."""
 
     def last_serial(self) -> int:
         """The newest serial, without listing anything (the allowlist fast path)."""
@@ -57,7 +61,7 @@ class XmlRpcFeed:
             changes[name] = 0  # gone upstream: the sync confirms it before removing it
         return FeedResult(target, changes)
 
-    def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
+    def since(self, serial: int, mirrored: Mirrored, validator: str | None = None) -> FeedResult:
         changes, target = collect_changes(self.client.changes_since(serial), serial)
         return FeedResult(target, changes)
 
@@ -67,17 +71,23 @@ class SimpleIndexFeed:
         self.feed = feed
 
     def last_serial(self) -> int:
-        return self.feed.snapshot()[0]
+        return self.feed.snapshot().serial
 
     def listing(self, mirrored: Mirrored) -> FeedResult:
-        target, listed = self.feed.snapshot()
-        serials = {name: serial for name, (_d, serial) in listed.items()}
-        changes = diff_snapshot(serials, {n: -1 for n in mirrored()})
-        return FeedResult(target, changes, {n: d for n, (d, _s) in listed.items()})
+        return self._diff(self.feed.snapshot(), {n: -1 for n in mirrored()})
 
-    def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
-        target, listed = self.feed.snapshot()
-        serials = {name: s for name, (_d, s) in listed.items()}
+    def since(self, serial: int, mirrored: Mirrored, validator: str | None = None) -> FeedResult:
+        snapshot = self.feed.snapshot(validator)
+        if snapshot.unchanged:  # nothing changed since the last complete run
+            return FeedResult(serial, {}, validator=validator)
+        return self._diff(snapshot, mirrored())
+
+    @staticmethod
+    def _diff(snapshot: Snapshot, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+        serials = dict(zip(snapshot.names, snapshot.serials, strict=True))
         return FeedResult(
-            target, diff_snapshot(serials, mirrored()), {n: d for n, (d, _s) in listed.items()}
+            snapshot.serial,
+            diff_snapshot(serials, mirrored),
+            dict(zip(snapshot.names, snapshot.displays, strict=True)),
+            validator=snapshot.validator,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
@@ -20,7 +21,7 @@ from packaging.utils import (
 )
 
 from ..errors import BadUpstreamData, UnsafePath, UpstreamError
-from ..models import Project, ProjectName, ReleaseFile, normalize
+from ..models import Project, ProjectName, ReleaseFile, normalize, normalize_many
 from ..paths import packages_path
 from .session import RetryPolicy, check_status, classify
 
@@ -109,6 +110,22 @@ def parse_simple_project(page_url: str, doc: Any, serial: int | None) -> Project
     )
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The JSON root index as a change feed: three columns in the same order."""
+
+    serial: int
+    names: list[ProjectName]
+    displays: list[str]
+    serials: list[int]
+    validator: str | None
+    """What to send next time to ask whether the index changed (``If-None-Match``,
+    ``If-Modified-Since``), as opaque text for the mirror's state; None if upstream sent
+    no ``ETag`` or ``Last-Modified``."""
+    unchanged: bool = False
+    """Upstream answered 304 Not Modified to the validator it was given: no columns."""
+
+
 class SimpleFeed:
     """The change feed read from the JSON root index's per-project ``_last-serial``."""
 
@@ -120,39 +137,73 @@ class SimpleFeed:
         self._timeout = timeout
         self._policy = policy
 
-    def snapshot(self) -> tuple[int, dict[ProjectName, tuple[str, int]]]:
-        """(index serial, {project: (display name, serial)}) from one request."""
-        doc = self._policy.run("simple root index", self._get)
+    def snapshot(self, validator: str | None = None) -> Snapshot:
+        """One request for every project's serial; a conditional one when ``validator``
+        (from an earlier snapshot of this URL) is given: then a 304 costs no parsing."""
+        conditions = _conditions(validator, self.url)
+        response = self._policy.run("simple root index", lambda: self._get(conditions))
+        if response.status_code == 304 and conditions:
+            return Snapshot(0, [], [], [], validator, unchanged=True)
+        doc = _json_object(self.url, response.content)
         meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
         projects = doc.get("projects")
         if not isinstance(projects, list):
             raise BadUpstreamData(self.url, "root index has no 'projects' list")
-        listed: dict[ProjectName, tuple[str, int]] = {}
-        for entry in projects:
-            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                continue
-            serial = _int(entry.get("_last-serial"))
-            listed[normalize(entry["name"])] = (entry["name"], serial or 0)
+        entries = [
+            (e["name"], _int(e.get("_last-serial")) or 0)
+            for e in projects
+            if isinstance(e, dict) and isinstance(e.get("name"), str)
+        ]
+        displays = [display for display, _serial in entries]
+        serials = [serial for _display, serial in entries]
         top = _int(meta.get("_last-serial") if meta else None)
         if top is None:
-            top = max((s for _d, s in listed.values()), default=0)
-        return top, listed
+            top = max(serials, default=0)
+        names = normalize_many(displays)
+        return Snapshot(top, names, displays, serials, _validator(response, self.url))
 
-    def _get(self) -> dict[str, Any]:
+    def _get(self, conditions: dict[str, str]) -> requests.Response:
         try:
             response = self._session.get(
-                self.url, headers={"Accept": SIMPLE_JSON}, timeout=self._timeout
+                self.url, headers={"Accept": SIMPLE_JSON, **conditions}, timeout=self._timeout
             )
         except requests.RequestException as exc:
             raise classify(self.url, exc) from exc
         check_status(response)
-        try:
-            doc = json.loads(response.content)
-        except ValueError as exc:
-            raise BadUpstreamData(self.url, f"root index is not JSON: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise BadUpstreamData(self.url, "root index is not a JSON object")
-        return doc
+        return response
+
+
+def _json_object(url: str, body: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise BadUpstreamData(url, f"root index is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise BadUpstreamData(url, "root index is not a JSON object")
+    return doc
+
+
+def _validator(response: requests.Response, url: str) -> str | None:
+    etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+    if not etag and not modified:
+        return None
+    return json.dumps({"url": url, "etag": etag, "last-modified": modified}, sort_keys=True)
+
+
+def _conditions(validator: str | None, url: str) -> dict[str, str]:
+    """The request headers that make a GET of ``url`` conditional on ``validator``."""
+    try:
+        saved = json.loads(validator) if validator else None
+    except ValueError:
+        saved = None
+    if not isinstance(saved, dict) or saved.get("url") != url:
+        return {}
+    headers = {}
+    if isinstance(saved.get("etag"), str):
+        headers["If-None-Match"] = saved["etag"]
+    if isinstance(saved.get("last-modified"), str):
+        headers["If-Modified-Since"] = saved["last-modified"]
+    return headers
 
 
 def _int(value: Any) -> int | None:
