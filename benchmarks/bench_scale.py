@@ -35,10 +35,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TextIO
 
+from bandersnatch.journal import Progress, progress_line
 from bandersnatch.models import IndexEntry, ProjectName, SimpleFormat, SimplePage, normalize
 from bandersnatch.pages import PageOptions
 from bandersnatch.publish import Publisher
-from bandersnatch.state import MirrorState, Progress, progress_line
+from bandersnatch.state import MirrorState
 from bandersnatch.storage import FilesystemStorage
 
 PAGE = 50_000

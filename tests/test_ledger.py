@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from bandersnatch.errors import StateError
+from bandersnatch.journal import Progress
 from bandersnatch.ledger import Ledger
 from bandersnatch.models import IndexEntry, ProjectName, SimpleFormat, normalize
 from bandersnatch.pages import render_root_html, render_root_json
-from bandersnatch.state import MirrorState, Progress
+from bandersnatch.state import MirrorState
 from bandersnatch.storage import FilesystemStorage
 
 FILES = (
@@ -92,7 +93,7 @@ def test_spliced_changes_equal_a_whole_render(
     entries = {e.name: e for e in (_entry(f"Proj_{i:04d}", i + 1) for i in range(0, 3000, 3))}
     entries |= {e.name: e for e in map(_entry, TRICKY, range(len(TRICKY)))}
     Ledger.of(entries.values()).publish(storage, SimpleFormat.ALL, 10)
-    for whole in ("_render", "_columns"):
+    for whole in ("render", "columns"):
         monkeypatch.setattr(f"bandersnatch.ledger.{whole}", None)  # from now on: splices only
     for round_ in range(6):
         ledger = Ledger.load(storage)

@@ -10,8 +10,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bandersnatch.journal import Progress
 from bandersnatch.models import ProjectName
-from bandersnatch.state import MirrorState, Progress
+from bandersnatch.state import MirrorState
 from bandersnatch.storage import FilesystemStorage
 
 from fakepypi import FakePyPI, FileSpec, make_universe

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from bandersnatch.errors import MirrorLocked, StateError
+from bandersnatch.journal import Progress, ProgressColumns, add_finished
 from bandersnatch.ledger import Ledger, from_pages
 from bandersnatch.models import IndexEntry, ProjectName
-from bandersnatch.state import MirrorState, Progress, ProgressColumns, add_finished, mirror_lock
+from bandersnatch.state import MirrorState, mirror_lock
 from bandersnatch.storage import FilesystemStorage
 
 A, B = ProjectName("a"), ProjectName("b-c")

@@ -1,5 +1,5 @@
-"""The mirror's own state: lock, generation, status, todo, progress journal; where the
-ledger lives (``ledger.py`` reads and writes it).
+"""The mirror's own state: lock, generation, status, todo, progress journal (their formats:
+``journal.py``), failure history; where the ledger lives (``ledger.py`` reads and writes it).
 
 Layout (compatible with pypa/bandersnatch, plus files of our own)::
 
@@ -17,33 +17,26 @@ rewriting the whole todo (no quadratic I/O on a first sync); with the ledger it 
 of what is mirrored, so an interrupted run never has to read the project pages back. The
 ledger is what the root index is rendered from, so no run has to scan the project
 directories.
-
-At PyPI's size the todo and the journal have 700k lines: they are read and written with
-whole-column operations (``str.split``, ``map``) rather than a Python loop per line, and a
-line-by-line reader takes over only for a file that does not have the expected shape.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import filelock
 
 from .errors import MirrorLocked, StateError
-from .models import ProjectName, normalize, normalize_many
+from .journal import Progress, ProgressColumns, Todo, parse_todo, progress_chunks, progress_line
+from .models import ProjectName
 from .storage import Storage
 
 log = logging.getLogger(__name__)
-_NOT_NORMALIZED = re.compile(r"[A-Z_.]|--")
-"""What a todo written by another tool may hold that a normalized name never does."""
 
 GENERATION = 5
 STATUS, TODO, PROGRESS, LEDGER, GENERATION_FILE = (
@@ -78,8 +71,6 @@ _STATE_FILES = (
     LAST_MODIFIED,
 )
 _ROOT_PAGES = (*ROOT_HTML_PAGES, ROOT_JSON_PAGE)
-_CHUNK = 1 << 22
-"""Bytes of the todo or journal read into columns at a time (a bound on transient memory)."""
 
 
 @contextmanager
@@ -95,57 +86,6 @@ def mirror_lock(directory: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
-
-
-@dataclass(frozen=True)
-class Todo:
-    """The saved todo: the serial the interrupted run aimed for, and the lines of what it
-    still owed, read a chunk at a time (at 700k projects a map of them all costs more
-    memory than the rest of a resumed run)."""
-
-    target_serial: int
-    lines: str
-
-    def chunks(self) -> Iterator[tuple[list[ProjectName], list[int]]]:
-        """Names and serials, in file order; a line that cannot be read is skipped."""
-        for text in _chunks(self.lines):
-            yield _todo_columns(text)
-
-    @property
-    def projects(self) -> dict[ProjectName, int]:
-        projects: dict[ProjectName, int] = {}
-        for names, serials in self.chunks():
-            projects.update(zip(names, serials, strict=True))
-        return projects
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One journal line: a project whose pages were published during an unfinished run."""
-
-    name: ProjectName
-    serial: int
-    display_name: str
-    outcome: str  # "ok", "partial" (pages written, some files failed) or "removed"
-
-
-OUTCOMES = ("ok", "partial", "removed")
-
-
-@dataclass(frozen=True)
-class ProgressColumns:
-    """Consecutive journal lines as four columns (one ``Progress`` each, without the cost
-    of 700k records)."""
-
-    names: list[ProjectName]
-    serials: list[str]
-    outcomes: list[str]
-    display_names: list[str]
-
-
-def progress_line(entry: Progress) -> str:
-    """One journal line (without its newline): ``name serial outcome display name``."""
-    return f"{entry.name} {entry.serial} {entry.outcome} {entry.display_name}"
 
 
 @dataclass(frozen=True)
@@ -244,7 +184,7 @@ class MirrorState:
         if raw is None:
             return None
         try:
-            return _parse_todo(raw)
+            return parse_todo(raw)
         except ValueError as exc:
             aside = f"{TODO}.corrupt-{int(time.time())}"
             self.storage.write_bytes(aside, raw)
@@ -283,76 +223,8 @@ class MirrorState:
         raw = self.storage.read_bytes(PROGRESS)
         text = "" if raw is None else raw.decode("utf-8", "replace")
         del raw
-        for chunk in _chunks(text, text.rfind("\n") + 1):  # after the last newline: cut short
-            yield _progress_columns(chunk)
+        yield from progress_chunks(text)
 
     def write_last_modified(self) -> None:
         stamp = time.strftime("%Y%m%dT%H:%M:%S", time.gmtime())
         self.storage.write_bytes(LAST_MODIFIED, f"{stamp}\n".encode())
-
-
-def add_finished(done: dict[ProjectName, int], chunk: ProgressColumns) -> None:
-    """Record in ``done`` the projects of ``chunk`` that are done (synced or removed, not
-    partial), at the serial reached; a later line about a project wins."""
-    if "partial" not in chunk.outcomes:
-        done.update(zip(chunk.names, map(int, chunk.serials), strict=True))
-        return
-    for name, serial, outcome in zip(chunk.names, chunk.serials, chunk.outcomes, strict=True):
-        if outcome != "partial":
-            done[name] = int(serial)
-
-
-def _parse_todo(raw: bytes) -> Todo:
-    first, _, rest = raw.decode("utf-8").partition("\n")
-    if not first.strip():
-        raise ValueError("empty file")
-    return Todo(int(first.strip()), rest)
-
-
-def _chunks(text: str, stop: int | None = None) -> Iterator[str]:
-    """``text[:stop]`` in pieces of whole lines (a bound on the memory of reading 700k)."""
-    start, stop = 0, len(text) if stop is None else stop
-    while start < stop:
-        end = min(text.find("\n", start + _CHUNK, stop) + 1 or stop, stop)
-        yield text[start:end]
-        start = end
-
-
-def _todo_columns(text: str) -> tuple[list[ProjectName], list[int]]:
-    lines = text.count("\n") + (not text.endswith("\n"))
-    words = text.split()
-    if len(words) == 2 * lines == 2 * text.count(" ") and all(map(str.isdigit, words[1::2])):
-        names = cast(list[ProjectName], words[0::2])
-        if not text.isascii() or _NOT_NORMALIZED.search(text):
-            names = normalize_many(names)
-        return names, list(map(int, words[1::2]))
-    names, serials = [], []  # another shape: blank lines, names alone, another tool's names
-    for line in text.splitlines():
-        name, _, serial = line.strip().partition(" ")
-        if name and (serial.isdigit() or not serial):
-            names.append(normalize(name))
-            serials.append(int(serial or 0))
-        elif name:
-            log.warning("todo: skipped a line that is not 'name serial': %r", line[:80])
-    return names, serials
-
-
-def _progress_columns(text: str) -> ProgressColumns:
-    """Whole lines of the journal as columns: split at once when every line has the plain
-    shape, else line by line, skipping lines that cannot be read."""
-    count = text.count("\n")
-    if text.count(" ") == 3 * count:
-        words = text.replace("\n", " ").split(" ")
-        names, serials, outcomes = words[0:-1:4], words[1::4], words[2::4]
-        if all(map(str.isdigit, serials)) and set(outcomes) <= set(OUTCOMES):
-            return ProgressColumns(cast(list[ProjectName], names), serials, outcomes, words[3::4])
-    columns = ProgressColumns([], [], [], [])
-    for line in text.splitlines():
-        parts = line.split(" ", 3)
-        if len(parts) != 4 or parts[2] not in OUTCOMES or not parts[1].isdigit():
-            continue
-        columns.names.append(ProjectName(parts[0]))
-        columns.serials.append(parts[1])
-        columns.outcomes.append(parts[2])
-        columns.display_names.append(parts[3])
-    return columns

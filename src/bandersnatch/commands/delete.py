@@ -18,12 +18,13 @@ from .. import filters
 from ..config import Config
 from ..errors import ConfigError, Interrupted, UnsafePath, UsageError
 from ..filters.requirements import file_pins
+from ..journal import Progress, Todo
 from ..ledger import Ledger, from_pages
 from ..models import IndexEntry, ProjectName, normalize
 from ..paths import check_project_name, simple_dir
 from ..removal import has_trace, stored_bytes, stored_files
 from ..runtime import Runtime
-from ..state import GENERATION_FILE, ROOT_STALE, Progress, Todo, mirror_lock
+from ..state import GENERATION_FILE, ROOT_STALE, mirror_lock
 from ..storage.filesystem import is_temp_name
 
 log = logging.getLogger(__name__)

@@ -16,21 +16,13 @@ from dataclasses import dataclass, field
 from .. import filters
 from ..config import Config
 from ..errors import FeedUnavailable, Interrupted
+from ..journal import Progress, Todo, add_finished
 from ..ledger import Ledger, from_pages
 from ..models import ProjectName, ProjectResult, SyncPlan, SyncReport
 from ..planning import fingerprint, make_plan
 from ..pruning import DeletionGuard
 from ..runtime import Runtime
-from ..state import (
-    FEED_VALIDATOR,
-    FILTERS,
-    LEDGER,
-    ROOT_STALE,
-    Progress,
-    Todo,
-    add_finished,
-    mirror_lock,
-)
+from ..state import FEED_VALIDATOR, FILTERS, LEDGER, ROOT_STALE, mirror_lock
 from ..syncer import Syncer
 from ..tally import DiffFile, Tally
 from ..upstream.feeds import ChangeFeed, FeedResult
