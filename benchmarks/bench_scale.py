@@ -75,7 +75,8 @@ class Upstream:
         if method == "list_packages_with_serial":
             return self._cached("list", self._listing)
         if method == "changelog_since_serial":
-            return self._cached(("since", params[0]), lambda: self._since(int(params[0])))
+            since = int(str(params[0]))
+            return self._cached(("since", since), lambda: self._since(since))
         return xmlrpc.client.dumps(xmlrpc.client.Fault(1, f"no method {method}")).encode()
 
     def _cached(self, key: object, make: Callable[[], bytes]) -> bytes:
@@ -99,7 +100,7 @@ class Upstream:
     def warm_changelog(self, serial: int) -> None:
         """Render every page a catch-up from ``serial`` asks for, before timing starts."""
         while True:
-            self.xmlrpc(xmlrpc.client.dumps((serial,), "changelog_since_serial"))
+            self.xmlrpc(xmlrpc.client.dumps((serial,), "changelog_since_serial").encode())
             start = bisect.bisect_right(self.events, (serial, len(self.serial)))
             page = self.events[start : start + PAGE]
             if len(page) < PAGE:
@@ -171,8 +172,13 @@ def serve(up: Upstream) -> ThreadingHTTPServer:
                 return
             self.reply(200, found[0], "application/json", {"X-PyPI-Last-Serial": str(found[1])})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # a run killed on purpose (until todo is written) drops its connection
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -205,6 +211,7 @@ def run_cli(config: Path, log: Path, until: Path | None = None, term_after: floa
     exit."""
     cmd = [sys.executable, "-m", "bandersnatch", "-c", str(config), "mirror"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    os.sync()  # no run pays for the writeback of what an earlier step wrote
     with log.open("a") as out:
         start, peak = time.monotonic(), 0.0
         seen: Measured | None = None
@@ -292,7 +299,7 @@ class Scale:
         print(f"  {label}: {walls} s; {rss:.0f} MiB; cpu {cpu:.2f} s; rc {pick.rc}", flush=True)
 
     def first_sync(self) -> None:
-        self.up.xmlrpc(xmlrpc.client.dumps((), "list_packages_with_serial"))  # render it now
+        self.up.xmlrpc(xmlrpc.client.dumps((), "list_packages_with_serial").encode())  # now
         runs = []
         for _ in range(self.repeat):
             shutil.rmtree(self.dir, ignore_errors=True)
