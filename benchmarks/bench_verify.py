@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bandersnatch.ledger import Ledger
 from bandersnatch.models import (
     IndexEntry,
     PageFile,
@@ -66,10 +67,9 @@ def build(directory: Path, files: int, per_project: int) -> tuple[int, int]:
         publisher.project_pages(SimplePage(name, name, p + 1, versions, tuple(page_files)))
         ledger[name] = IndexEntry(name, name, p + 1)
     state = MirrorState(storage)
-    state.write_ledger(ledger)
     state.write_status(projects)
     state.check_generation()
-    publisher.root_index(ledger.values(), projects)
+    publisher.root_index(Ledger.of(ledger.values()), projects)
     return projects, stored
 
 

@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from fakepypi import FakePyPI, make_universe
 from harness import CLI, Mirror, make_mirror
 
-VOLATILE = {"web/last-modified", "failures", "filters"}
+VOLATILE = {"web/last-modified", "failures", "filters", "projects.stamp"}
 
 
 def _snapshot(mirror: Mirror) -> dict[str, bytes]:
@@ -103,3 +104,45 @@ def test_sigterm_stops_cleanly_and_the_next_run_resumes(
         if state.releases:
             page = mirror.page_json(state.normalized)
             assert len(page["files"]) == len(state.files())  # type: ignore[arg-type]
+
+
+CHECKPOINT_EVERY = 3
+SMALL_CHECKPOINTS = [
+    sys.executable,
+    "-c",
+    "import sys; import bandersnatch.commands.mirror as m; "
+    f"m.CHECKPOINT_EVERY = {CHECKPOINT_EVERY}; "
+    "from bandersnatch.cli import main; sys.exit(main(sys.argv[1:]))",
+]
+
+
+def test_killed_between_checkpoints_the_journal_stays_short_and_the_end_is_the_same(
+    tmp_path: Path, slow_fake: FakePyPI
+) -> None:
+    reference = make_mirror(tmp_path / "reference", slow_fake)
+    assert reference.run("mirror").returncode == 0
+    victim = make_mirror(tmp_path / "victim", slow_fake, {"workers": "2"})
+    rng = random.Random(4)
+    todo_sizes = []
+    for _ in range(4):
+        proc = subprocess.Popen(
+            [*SMALL_CHECKPOINTS, "-c", str(victim.config), "mirror"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while not (victim.directory / "todo").exists() and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.3, 0.8))
+        proc.kill()
+        proc.wait()
+        journal = victim.directory / "todo.progress"
+        lines = journal.read_text().splitlines() if journal.exists() else []
+        assert len(lines) < 2 * CHECKPOINT_EVERY  # checkpoints took the rest in
+        todo_sizes.append(len((victim.directory / "todo").read_text().splitlines()))
+    assert todo_sizes[-1] < todo_sizes[0]  # checkpoints rewrote the todo as work got done
+    result = victim.run("mirror")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _snapshot(victim) == _snapshot(reference)
+    assert victim.temp_files() == []

@@ -218,6 +218,21 @@ def test_json_api_shape(fake_pypi: FakePyPI, http: requests.Session) -> None:
     assert "X-PyPI-Last-Serial" not in missing.headers
 
 
+def test_root_index_etag_and_not_modified(fake_pypi: FakePyPI, http: requests.Session) -> None:
+    first = http.get(fake_pypi.simple_url(), headers={"Accept": JSON_TYPE})
+    etag = first.headers["ETag"]
+    again = http.get(fake_pypi.simple_url(), headers={"Accept": JSON_TYPE, "If-None-Match": etag})
+    assert (again.status_code, again.content, again.headers["ETag"]) == (304, b"", etag)
+    html = http.get(fake_pypi.simple_url(), headers={"Accept": "text/html", "If-None-Match": etag})
+    assert html.status_code == 200 and html.headers["ETag"] != etag  # another representation
+    fake_pypi.universe.add_release("dep-leaf", "9.0", [FileSpec("sdist")])
+    changed = http.get(fake_pypi.simple_url(), headers={"Accept": JSON_TYPE, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    fake_pypi.root_etag = False
+    plain = http.get(fake_pypi.simple_url(), headers={"Accept": JSON_TYPE})
+    assert plain.status_code == 200 and "ETag" not in plain.headers
+
+
 def test_yanked_and_requires_python(fake_pypi: FakePyPI, http: requests.Session) -> None:
     doc = http.get(fake_pypi.json_url("yanky")).json()
     assert doc["info"]["version"] == "1.2"

@@ -70,11 +70,14 @@ def test_diff_file_lists_what_the_run_wrote(tmp_path: Path, fake_pypi: FakePyPI)
     diff = tmp_path / "diffs" / "changed"
     mirror = make_mirror(tmp_path, fake_pypi, {"diff-file": str(diff)})
     _ok(mirror)
-    listed = set(diff.read_text().splitlines())
-    stored = {str(p) for p in (mirror.web / "packages").rglob("*") if p.is_file()}
-    assert stored <= listed
+    lines = diff.read_text().splitlines()
+    listed = set(lines)
+    assert len(lines) == len(listed) and lines[-1] == str(mirror.web / "last-modified")
+    written = {str(p) for p in mirror.web.rglob("*") if p.is_file()}
+    assert listed == written  # a first sync: every file under web/ and nothing else
     assert str(mirror.web / "simple/dep-leaf/index.html") in listed
     assert str(mirror.web / "simple/index.v1_json") in listed
+    assert [p.name for p in diff.parent.iterdir()] == ["changed"]  # no temp file left
     _ok(mirror)  # a no-op run: only last-modified changed
     assert diff.read_text().splitlines() == [str(mirror.web / "last-modified")]
 

@@ -49,7 +49,7 @@ from bandersnatch.paths import (
     packages_path,
 )
 from bandersnatch.storage import FilesystemStorage
-from bandersnatch.upstream import changelog, fields, metadata, simple
+from bandersnatch.upstream import fields, metadata, simple
 from bandersnatch.upstream.changelog import ChangelogClient
 from bandersnatch.upstream.http import json_document
 from bandersnatch.upstream.session import RetryPolicy
@@ -331,22 +331,25 @@ ROWS = st.one_of(
 
 
 @PROPERTY
-@given(ROWS)
-@example(["foo", None, 0, "create", True])
-@example(["foo", None, 0, "create", 2**40])
-def test_a_changelog_row_never_yields_an_invalid_name_or_serial(row: Any) -> None:
-    parsed = changelog._parse_row(row)
-    if parsed is None:
+@given(st.lists(ROWS, max_size=4))
+@example([["foo", None, 0, "create", True]])
+@example([["foo", None, 0, "create", 2**40]])
+@example([["foo", None, 0, "create", 7], ["-", None, 0, "create", 8]])
+def test_a_changelog_page_never_yields_an_invalid_name_or_serial(rows: list[Any]) -> None:
+    try:
+        pages = list(_client(rows).changes_since(0))
+    except BadUpstreamData:
         return
-    name, action, serial = parsed
-    assert name is None or project_name(name) == name
-    assert isinstance(action, str) and _is_serial(serial)
+    for names, serials in pages:
+        assert len(names) == len(serials)
+        assert all(project_name(name) == name for name in names)
+        assert all(_is_serial(serial) for serial in serials)
 
 
 def _client(answer: object) -> ChangelogClient:
     """A changelog client whose XML-RPC call returns ``answer`` (the parsing under test)."""
     client = ChangelogClient(None, "https://upstream.invalid", 1.0, RetryPolicy(0))  # type: ignore[arg-type]
-    client._call = lambda method, *args: answer  # type: ignore[method-assign]
+    client._call = lambda method, *args, **kw: answer  # type: ignore[method-assign]
     return client
 
 
@@ -368,7 +371,8 @@ def test_changelog_last_serial_is_a_serial_or_bad_data(answer: object) -> None:
 @example({"foo": 2**40})
 def test_list_packages_with_serial_keeps_only_names_and_serials(answer: dict[str, Any]) -> None:
     listed = _client(answer).all_projects()
-    for name, (display, serial) in listed.items():
+    assert len(listed.names) == len(listed.displays) == len(listed.serials)
+    for name, display, serial in zip(listed.names, listed.displays, listed.serials, strict=True):
         assert project_name(display) == name and _is_serial(serial)
 
 
@@ -395,13 +399,15 @@ def test_list_packages_with_serial_keeps_only_names_and_serials(answer: dict[str
 @example({"projects": [{"name": "foo", "_last-serial": -4}]})
 def test_the_root_index_feed_keeps_only_names_and_serials(doc: dict[str, Any]) -> None:
     feed = simple.SimpleFeed(None, "https://upstream.invalid", 1.0, RetryPolicy(0))  # type: ignore[arg-type]
-    feed._get = lambda: doc  # type: ignore[method-assign]
+    body = json.dumps(doc).encode()
+    feed._get = lambda conditions: (200, {}, body)  # type: ignore[method-assign]
     try:
-        top, listed = feed.snapshot()
+        snapshot = feed.snapshot()
     except BadUpstreamData:
         return
-    assert _is_serial(top)
-    for name, (display, serial) in listed.items():
+    assert _is_serial(snapshot.serial)
+    columns = (snapshot.names, snapshot.displays, snapshot.serials)
+    for name, display, serial in zip(*columns, strict=True):
         assert project_name(display) == name and _is_serial(serial)
 
 

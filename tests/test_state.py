@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from bandersnatch.errors import MirrorLocked, StateError
+from bandersnatch.journal import Progress, ProgressColumns, add_finished
+from bandersnatch.ledger import Ledger, from_pages
 from bandersnatch.models import IndexEntry, ProjectName
-from bandersnatch.state import MirrorState, Progress, ledger_from_pages, mirror_lock
+from bandersnatch.state import MirrorState, mirror_lock
 from bandersnatch.storage import FilesystemStorage
 
 A, B = ProjectName("a"), ProjectName("b-c")
@@ -16,6 +18,13 @@ A, B = ProjectName("a"), ProjectName("b-c")
 
 def _state(root: Path) -> MirrorState:
     return MirrorState(FilesystemStorage(root))
+
+
+def _finished(state: MirrorState) -> dict[ProjectName, int]:
+    done: dict[ProjectName, int] = {}
+    for chunk in state.read_progress():
+        add_finished(done, chunk)
+    return done
 
 
 def test_second_lock_holder_is_refused(tmp_path: Path) -> None:
@@ -36,12 +45,21 @@ def test_todo_round_trip_and_progress_journal(tmp_path: Path) -> None:
         fh.write("b-c 9 rem")  # a line cut short by a crash
     todo = state.read_todo()
     assert todo is not None and todo.target_serial == 100 and todo.projects == {A: 3, B: 7}
-    assert state.read_progress() == [
-        Progress(A, 3, "A", "ok"),
-        Progress(B, 7, "B.c", "partial"),
+    assert list(state.read_progress()) == [
+        ProgressColumns([A, B], ["3", "7"], ["ok", "partial"], ["A", "B.c"])
     ]
+    assert _finished(state) == {A: 3}
+    state.write_todo(100, {B: 7})  # a re-plan keeps what the journal says is done
+    assert _finished(state) == {A: 3}
     state.clear_todo()
     assert not (tmp_path / "todo").exists() and not (tmp_path / "todo.progress").exists()
+
+
+def test_a_todo_in_another_shape_is_read_line_by_line(tmp_path: Path) -> None:
+    (tmp_path / "todo").write_text("5\nFoo.Bar 3\n\nbaz\nqux x1\nb-c 4")
+    todo = _state(tmp_path).read_todo()
+    assert todo is not None and todo.target_serial == 5
+    assert todo.projects == {ProjectName("foo-bar"): 3, ProjectName("baz"): 0, B: 4}
 
 
 def test_corrupt_todo_is_set_aside_not_lost(tmp_path: Path) -> None:
@@ -65,10 +83,12 @@ def test_unknown_generation_is_refused(tmp_path: Path) -> None:
 
 
 def test_ledger_round_trip_and_rebuild_from_pages(tmp_path: Path) -> None:
-    state = _state(tmp_path)
+    storage = FilesystemStorage(tmp_path)
     ledger = {A: IndexEntry(A, "A", 3), B: IndexEntry(B, "B_c", 7)}
-    state.write_ledger(ledger)
-    assert state.read_ledger() == ledger
+    Ledger.of(ledger.values()).publish(storage, None, 0)
+    assert (tmp_path / "projects").read_text() == "a\t3\tA\nb-c\t7\tB_c\n"
+    loaded = Ledger.load(storage)
+    assert loaded is not None and loaded.entries() == ledger
     simple = tmp_path / "web/simple"
     (simple / "a").mkdir(parents=True)
     (simple / "a/index.v1_json").write_text('{"name": "a", "meta": {"_last-serial": 3}}')
@@ -76,5 +96,5 @@ def test_ledger_round_trip_and_rebuild_from_pages(tmp_path: Path) -> None:
     (simple / "b-c").mkdir()
     (simple / "b-c/index.html").write_text("<title>Links for B_c</title>\n<!--SERIAL 7-->")
     (simple / "index.html").write_text("root")
-    rebuilt = ledger_from_pages(FilesystemStorage(tmp_path), hash_index=False)
-    assert rebuilt == {A: IndexEntry(A, "A", 3), B: IndexEntry(B, "B_c", 7)}
+    rebuilt = from_pages(FilesystemStorage(tmp_path), hash_index=False)
+    assert rebuilt.entries() == {A: IndexEntry(A, "A", 3), B: IndexEntry(B, "B_c", 7)}

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NewType
+from typing import NewType, cast
 
 from packaging.utils import canonicalize_name
 
@@ -38,6 +38,36 @@ def project_name(display: object) -> ProjectName | None:
     if not _VALID_NAME.fullmatch(display):
         return None
     return normalize(display)
+
+
+def normalize_many(names: Sequence[str]) -> list[ProjectName]:
+    """``normalize`` of every name, in one pass over their concatenation: the same result,
+    several times faster for the 700k names of a PyPI listing.
+
+    Normalizing is lowercasing plus collapsing runs of ``-_.`` into one ``-``, which never
+    crosses a line break, so the lines of the normalized concatenation are the normalized
+    names. Names that are not plain ASCII or contain a line break go one by one."""
+    joined = "\n".join(names)
+    if not joined.isascii() or joined.count("\n") != len(names) - 1:
+        return [normalize(name) for name in names]
+    return cast(list[ProjectName], canonicalize_name(joined).split("\n")) if names else []
+
+
+_VALID_LINES = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\n[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)*",
+    re.ASCII,
+)
+
+
+def project_names(displays: Sequence[object]) -> list[ProjectName | None]:
+    """``project_name`` of every display name of a listing, in order: one regular
+    expression and one normalization pass for a listing that is all valid (PyPI's 700k),
+    one by one otherwise."""
+    if all(isinstance(d, str) for d in displays):
+        texts = cast(Sequence[str], displays)
+        if texts and max(map(len, texts)) <= MAX_NAME and _VALID_LINES.fullmatch("\n".join(texts)):
+            return list(normalize_many(texts))
+    return [project_name(display) for display in displays]
 
 
 class SimpleFormat(enum.Enum):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import compress, repeat
 
 from .models import ProjectName, SyncPlan
 
@@ -11,42 +12,64 @@ NameFilter = Callable[[ProjectName], bool]
 
 
 def collect_changes(
-    rows: Iterable[tuple[ProjectName, str, int]], base: int
+    pages: Iterable[tuple[Sequence[ProjectName], Sequence[int]]], base: int
 ) -> tuple[dict[ProjectName, int], int]:
-    """Changelog rows -> ({project: newest serial}, newest serial seen or ``base``)."""
+    """Changelog pages of (names, serials) -> ({project: newest serial}, newest serial seen
+    or ``base``). A page in ascending order (as PyPI sends them) is taken in one C-level
+    update: a million events are seconds of work otherwise."""
     changes: dict[ProjectName, int] = {}
     target = base
-    for name, _action, serial in rows:
-        changes[name] = max(serial, changes.get(name, 0))
-        target = max(target, serial)
+    for names, serials in pages:
+        if list(serials) == sorted(serials) and (not serials or serials[0] >= target):
+            changes.update(zip(names, serials, strict=True))
+        else:
+            for name, serial in zip(names, serials, strict=True):
+                changes[name] = max(serial, changes.get(name, 0))
+        target = max(target, *serials) if serials else target
     return changes, target
 
 
 def make_plan(
     target: int,
     changes: Mapping[ProjectName, int],
-    saved: Mapping[ProjectName, int],
+    saved: Iterable[tuple[Sequence[ProjectName], Sequence[int]]],
     finished: Mapping[ProjectName, int],
-    accept: NameFilter,
+    accept: NameFilter | None,
 ) -> SyncPlan:
-    """Everything still owed from a saved todo plus everything that changed upstream.
+    """Everything still owed from a saved todo (chunks of names and serials) plus everything
+    that changed upstream, in name order (the order projects are synced in).
 
     ``finished`` holds projects a previous, interrupted run already completed (with the
     serial it reached); they are skipped unless upstream has changed them again since.
     A project's serial is the highest any source promised. The target stays the serial
     the feed was read at, even if some project is newer: status must never skip a change.
+    ``accept`` None keeps every name.
     """
     projects: dict[ProjectName, int] = {}
-    for name, serial in saved.items():
-        if finished.get(name, -1) >= serial:
-            continue
-        projects[name] = serial
-    for name, serial in changes.items():
-        if finished.get(name, -1) >= serial and name not in projects:
-            continue
-        projects[name] = max(serial, projects.get(name, 0))
-    kept = {name: serial for name, serial in projects.items() if accept(name)}
-    return SyncPlan(target_serial=target, projects=kept)
+    for names, serials in saved:
+        projects.update(_not_done(names, serials, finished))
+    fresh = _not_done(list(changes), list(changes.values()), finished) if finished else changes
+    if projects:
+        for name, serial in changes.items():
+            if name in projects or name in fresh:
+                projects[name] = max(serial, projects.get(name, 0))
+    else:
+        projects = dict(fresh)
+    if accept is not None:
+        projects = {name: serial for name, serial in projects.items() if accept(name)}
+    names = sorted(projects)
+    return SyncPlan(target, dict(zip(names, map(projects.__getitem__, names), strict=True)))
+
+
+def _not_done(
+    names: Sequence[ProjectName], serials: Sequence[int], finished: Mapping[ProjectName, int]
+) -> dict[ProjectName, int]:
+    """The projects not finished at their serial or newer, without a Python loop per
+    project (a resumed first sync checks 700k of them)."""
+    if not finished:
+        return dict(zip(names, serials, strict=True))
+    keep = list(map(int.__lt__, map(finished.get, names, repeat(-1)), serials))
+    return dict(zip(compress(names, keep), compress(serials, keep), strict=True))
 
 
 def diff_snapshot(

@@ -11,15 +11,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .ledger import Ledger
 from .listing import listed_files
-from .models import IndexEntry, ProjectName, SimpleFormat, SimplePage
-from .pages import (
-    PageOptions,
-    render_project_html,
-    render_project_json,
-    render_root_html,
-    render_root_json,
-)
+from .models import ProjectName, SimpleFormat, SimplePage
+from .pages import PageOptions, render_project_html, render_project_json
 from .paths import json_paths, simple_dir
 from .storage import Storage
 from .verification import Expected
@@ -123,19 +118,10 @@ class Publisher:
         self.storage.remove_empty_dirs(alias.rsplit("/", 1)[0], "web/pypi")
         return self.delete_files(f.path for f in listed)
 
-    def root_index(self, entries: Iterable[IndexEntry], serial: int) -> list[str]:
-        listed = sorted(entries, key=lambda e: e.name)
-        written = []
-        if self.simple_format.html:
-            html = render_root_html(listed).encode("utf-8")
-            for leaf in ("index.html", "index.v1_html"):
-                self.storage.write_bytes(f"web/simple/{leaf}", html)
-                written.append(f"web/simple/{leaf}")
-        if self.simple_format.json:
-            body = render_root_json(listed, serial).encode("utf-8")
-            self.storage.write_bytes("web/simple/index.v1_json", body)
-            written.append("web/simple/index.v1_json")
-        return written
+    def root_index(self, ledger: Ledger, serial: int) -> list[str]:
+        """Publish the root index and the ledger it is rendered from, kept in step;
+        returns the pages written."""
+        return ledger.publish(self.storage, self.simple_format, serial)
 
     def _remove_legacy_dir(self, display_name: str) -> None:
         """``cleanup = true``: drop a pre-normalization ``web/simple/<Display.Name>/``.

@@ -1,17 +1,22 @@
-"""The mirror's own state: lock, generation, status, todo, progress journal, project ledger.
+"""The mirror's own state: lock, generation, status, todo, progress journal (their formats:
+``journal.py``), failure history; where the ledger lives (``ledger.py`` reads and writes it).
 
-Layout (compatible with pypa/bandersnatch, plus two files of our own)::
+Layout (compatible with pypa/bandersnatch, plus files of our own)::
 
-    <directory>/.lock         held for the whole run
-    <directory>/generation    layout version ("5")
-    <directory>/status        last serial the whole mirror reached
-    <directory>/todo          target serial, then "name serial" lines (only while incomplete)
-    <directory>/todo.progress append-only journal of projects finished since todo was written
-    <directory>/projects      ledger: "name<TAB>serial<TAB>display name" for every project
+    <directory>/.lock          held for the whole run
+    <directory>/generation     layout version ("5")
+    <directory>/status         last serial the whole mirror reached
+    <directory>/todo           target serial, then "name serial" lines (only while incomplete)
+    <directory>/todo.progress  append-only journal of projects finished since the ledger was
+                               last written
+    <directory>/projects       ledger: "name<TAB>serial<TAB>display name" for every project
+    <directory>/projects.stamp which of the ledger and root pages are in step (ledger.py)
 
 The journal lets a run record progress with one appended line per project instead of
-rewriting the whole todo (no quadratic I/O on a first sync). The ledger is what the root
-index is rendered from, so no run has to scan the project directories.
+rewriting the whole todo (no quadratic I/O on a first sync); with the ledger it is the record
+of what is mirrored, so an interrupted run never has to read the project pages back. The
+ledger is what the root index is rendered from, so no run has to scan the project
+directories.
 """
 
 from __future__ import annotations
@@ -27,9 +32,8 @@ from pathlib import Path
 import filelock
 
 from .errors import MirrorLocked, StateError
-from .models import IndexEntry, ProjectName, normalize
-from .pagemodel import page_serial, page_title
-from .paths import is_project_name
+from .journal import Progress, ProgressColumns, Todo, parse_todo, progress_chunks, progress_line
+from .models import ProjectName
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,12 @@ STATUS, TODO, PROGRESS, LEDGER, GENERATION_FILE = (
     "projects",
     "generation",
 )
+LEDGER_STAMP = "projects.stamp"
+ROOT_HTML_PAGES = ("web/simple/index.html", "web/simple/index.v1_html")
+ROOT_JSON_PAGE = "web/simple/index.v1_json"
+FEED_VALIDATOR = "feed-validator"
+"""What the change feed last said about itself (the simple index's ETag), for a
+conditional request next run."""
 FAILURES = "failures"
 """JSON: project -> {"since": epoch, "runs": n, "reason": text} for projects still failing."""
 FILTERS = "filters"
@@ -49,8 +59,18 @@ FILTERS = "filters"
 ROOT_STALE = "root-index-stale"
 """Present when ``sync --skip-simple-root`` changed the ledger but not the root index."""
 LAST_MODIFIED = "web/last-modified"
-_STATE_FILES = (STATUS, TODO, LEDGER, GENERATION_FILE, FAILURES, FILTERS, LAST_MODIFIED)
-_ROOT_PAGES = ("web/simple/index.html", "web/simple/index.v1_html", "web/simple/index.v1_json")
+_STATE_FILES = (
+    STATUS,
+    TODO,
+    LEDGER,
+    LEDGER_STAMP,
+    GENERATION_FILE,
+    FAILURES,
+    FILTERS,
+    FEED_VALIDATOR,
+    LAST_MODIFIED,
+)
+_ROOT_PAGES = (*ROOT_HTML_PAGES, ROOT_JSON_PAGE)
 
 
 @contextmanager
@@ -66,25 +86,6 @@ def mirror_lock(directory: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
-
-
-@dataclass(frozen=True)
-class Todo:
-    target_serial: int
-    projects: Mapping[ProjectName, int]
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One journal line: a project whose pages were published during an unfinished run."""
-
-    name: ProjectName
-    serial: int
-    display_name: str
-    outcome: str  # "ok", "partial" (pages written, some files failed) or "removed"
-
-
-OUTCOMES = ("ok", "partial", "removed")
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ class MirrorState:
         if raw is None:
             return None
         try:
-            return _parse_todo(raw)
+            return parse_todo(raw)
         except ValueError as exc:
             aside = f"{TODO}.corrupt-{int(time.time())}"
             self.storage.write_bytes(aside, raw)
@@ -192,103 +193,38 @@ class MirrorState:
             return None
 
     def write_todo(self, target_serial: int, projects: Mapping[ProjectName, int]) -> None:
-        lines = [str(target_serial)]
-        lines.extend(f"{name} {serial}" for name, serial in sorted(projects.items()))
-        self.storage.write_bytes(TODO, ("\n".join(lines) + "\n").encode(), durable=True)
-        self.storage.delete(PROGRESS)
+        """Save what is still to do. The journal stays: what it records is done, whatever
+        the new todo says (a re-planned run must not redo finished projects)."""
+        names = sorted(projects)
+        lines = [" "] * (4 * len(names))  # name, " ", serial, "\n": joined without a loop
+        lines[0::4] = names
+        lines[2::4] = map(str, map(projects.__getitem__, names))
+        lines[3::4] = ["\n"] * len(names)
+        text = f"{target_serial}\n" + "".join(lines)
+        self.storage.write_bytes(TODO, text.encode(), durable=True)
 
     def clear_todo(self) -> None:
+        self.storage.delete(PROGRESS)  # first: a journal never outlives its todo
         self.storage.delete(TODO)
+
+    def discard_progress(self) -> None:
+        """Forget the journal once the ledger has taken in everything it says."""
         self.storage.delete(PROGRESS)
 
+    def has_progress(self) -> bool:
+        return self.storage.exists(PROGRESS)
+
     def append_progress(self, entry: Progress) -> None:
-        self.storage.append_line(
-            PROGRESS, f"{entry.name} {entry.serial} {entry.outcome} {entry.display_name}"
-        )
+        self.storage.append_line(PROGRESS, progress_line(entry))
 
-    def read_progress(self) -> list[Progress]:
+    def read_progress(self) -> Iterator[ProgressColumns]:
+        """The journal in order, a chunk of lines at a time; lines cut short by a crash (or
+        otherwise unreadable) are skipped."""
         raw = self.storage.read_bytes(PROGRESS)
-        if raw is None:
-            return []
-        entries = []
-        for line in raw.decode("utf-8", "replace").splitlines():
-            parts = line.split(" ", 3)
-            if len(parts) != 4 or parts[2] not in OUTCOMES or not parts[1].isdigit():
-                continue  # a line cut short by a crash
-            entries.append(Progress(ProjectName(parts[0]), int(parts[1]), parts[3], parts[2]))
-        return entries
-
-    # ledger ----------------------------------------------------------------------------
-    def read_ledger(self) -> dict[ProjectName, IndexEntry] | None:
-        raw = self.storage.read_bytes(LEDGER)
-        if raw is None:
-            return None
-        ledger: dict[ProjectName, IndexEntry] = {}
-        for number, line in enumerate(raw.decode("utf-8").splitlines(), 1):
-            parts = line.split("\t")
-            if len(parts) != 3 or not parts[1].isdigit():
-                raise StateError(
-                    LEDGER,
-                    f"line {number} is malformed: {line[:80]!r}",
-                    "delete it; the next run rebuilds it from the simple pages",
-                )
-            name = ProjectName(parts[0])
-            ledger[name] = IndexEntry(name, parts[2], int(parts[1]))
-        return ledger
-
-    def write_ledger(self, ledger: Mapping[ProjectName, IndexEntry]) -> None:
-        text = "".join(
-            f"{e.name}\t{e.serial}\t{e.display_name}\n"
-            for e in sorted(ledger.values(), key=lambda e: e.name)
-        )
-        self.storage.write_bytes(LEDGER, text.encode("utf-8"), durable=True)
+        text = "" if raw is None else raw.decode("utf-8", "replace")
+        del raw
+        yield from progress_chunks(text)
 
     def write_last_modified(self) -> None:
         stamp = time.strftime("%Y%m%dT%H:%M:%S", time.gmtime())
         self.storage.write_bytes(LAST_MODIFIED, f"{stamp}\n".encode())
-
-
-def _parse_todo(raw: bytes) -> Todo:
-    lines = raw.decode("utf-8").splitlines()
-    if not lines:
-        raise ValueError("empty file")
-    target = int(lines[0].strip())
-    projects: dict[ProjectName, int] = {}
-    for line in lines[1:]:
-        if not line.strip():
-            continue
-        name, _, serial = line.strip().partition(" ")
-        projects[normalize(name)] = int(serial or 0)
-    return Todo(target, projects)
-
-
-def ledger_from_pages(storage: Storage, hash_index: bool) -> dict[ProjectName, IndexEntry]:
-    """Rebuild the ledger by reading each project's page: a one-off for a mirror that has
-    no ledger yet (one written by pypa/bandersnatch, or one whose ledger was deleted)."""
-    ledger: dict[ProjectName, IndexEntry] = {}
-    top = [n for n in storage.list_dir("web/simple") if is_project_name(n)]
-    dirs = (
-        [f"web/simple/{d}/{n}" for d in top for n in storage.list_dir(f"web/simple/{d}")]
-        if hash_index
-        else [f"web/simple/{n}" for n in top]
-    )
-    for project_dir in dirs:
-        if not is_project_name(project_dir.rsplit("/", 1)[1]):
-            continue
-        entry = _entry_from_pages(storage, project_dir)
-        if entry is not None:
-            ledger[entry.name] = entry
-    return ledger
-
-
-def _entry_from_pages(storage: Storage, project_dir: str) -> IndexEntry | None:
-    """Serial from the JSON page (or the HTML page's SERIAL comment); display name from the
-    HTML title, since PEP 691 JSON carries only the normalized name."""
-    name = normalize(project_dir.rsplit("/", 1)[1])
-    json_page = storage.read_bytes(f"{project_dir}/index.v1_json")
-    html_page = storage.read_bytes(f"{project_dir}/index.html") or storage.read_bytes(
-        f"{project_dir}/index.v1_html"
-    )
-    if json_page is None and html_page is None:
-        return None
-    return IndexEntry(name, page_title(html_page) or name, page_serial(json_page, html_page))

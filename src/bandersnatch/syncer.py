@@ -132,9 +132,8 @@ class _Tasks:
     Twice as many tasks as threads are queued: the next task is already waiting when a
     worker finishes one, so no connection waits for the main thread to catch up."""
 
-    def __init__(self, syncer: Syncer, projects: deque[tuple[ProjectName, int]]) -> None:
+    def __init__(self, syncer: Syncer) -> None:
         self.syncer = syncer
-        self.projects = projects
         self.files: deque[tuple[_Job, ReleaseFile]] = deque()
         self.inflight = 0
         self.depth = 2 * syncer.options.workers
@@ -147,8 +146,8 @@ class _Tasks:
             if self.files:
                 job, rf = self.files.popleft()
                 workers.tasks.put(((job, rf), partial(self.syncer.file_task, rf)))
-            elif self.projects:
-                name, serial = self.projects.popleft()
+            elif (name := self.syncer.start_next()) is not None:
+                serial = self.syncer.expected(name)
                 call = partial(self.syncer.metadata_task, name, serial)
                 workers.tasks.put(((_Job(name, serial), None), call))
             else:
@@ -198,19 +197,27 @@ class Syncer:
         """Serials the mirror already holds; a project fetched at one of them is skipped
         (set only when polling, where no feed said what changed)."""
         self._stripes = [threading.Lock() for _ in range(64)]
+        self._queue: list[ProjectName] = []
+        self._todo: Mapping[ProjectName, int] = {}
+        self._next = 0
+        self._open: set[ProjectName] = set()
 
     # -- main thread ---------------------------------------------------------------------
     def run(
         self,
         todo: Mapping[ProjectName, int],
         on_done: Callable[[ProjectResult], None],
-    ) -> None:
-        """Sync every project in ``todo``; call ``on_done`` (main thread) for each finished.
+    ) -> list[ProjectName]:
+        """Sync every project in ``todo``, in its order; call ``on_done`` (main thread) for
+        each finished.
 
-        Returns early, with in-flight work settled, when ``stop`` is set. Storage errors
+        Returns early, with in-flight work settled, when ``stop`` is set: then the projects
+        not finished (never started, or started and cut short) are returned. Storage errors
         are fatal: they stop the run and propagate.
         """
-        tasks = _Tasks(self, deque(sorted(todo.items())))
+        self._queue, self._todo = list(todo), todo
+        self._next, self._open = 0, set()
+        tasks = _Tasks(self)
         fatal: BaseException | None = None
         workers = _Workers(self.options.workers)
         try:
@@ -223,6 +230,7 @@ class Syncer:
                         self.stop.set()
                         continue
                     if result is not None:
+                        self._open.discard(result.name)
                         on_done(result)
                         if result.failure and self.options.stop_on_error:
                             log.error("stop-on-error is set: stopping after %s", result.name)
@@ -231,6 +239,27 @@ class Syncer:
             workers.close()
         if fatal is not None:
             raise fatal
+        return self.unfinished()
+
+    def start_next(self) -> ProjectName | None:
+        """The next project of the todo, now counted as started (None: all started)."""
+        if self._next >= len(self._queue):
+            return None
+        name = self._queue[self._next]
+        self._next += 1
+        self._open.add(name)
+        return name
+
+    def expected(self, name: ProjectName) -> int:
+        return self._todo[name]
+
+    def unfinished(self) -> list[ProjectName]:
+        """During ``run``: the projects not reported done yet, started or not."""
+        return [*self._open, *self._queue[self._next :]]
+
+    def pending(self) -> int:
+        """How many projects ``unfinished`` lists."""
+        return len(self._open) + len(self._queue) - self._next
 
     def _settle(
         self,

@@ -6,7 +6,8 @@ Endpoints (all answers derive from a `Universe`):
 - `GET /pypi/<name>/json`, `GET /pypi/<name>/<version>/json`: the JSON API.
 - `GET /simple/`, `GET /simple/<name>/`: PEP 503 HTML / PEP 691 JSON by `Accept` q-values
   (or `?format=`); `/simple/<name>` redirects to the slash form, non-normalized names to the
-  normalized one.
+  normalized one. The root carries an `ETag` (a digest of the body) and answers a matching
+  `If-None-Match` with 304 Not Modified, as PyPI's CDN does (`root_etag = False`: neither).
 - `GET|HEAD /packages/...` (and `<file>.metadata`): file bytes, single `Range` supported.
 
 Fault switches (`stale`, `fail`, `drop`, `truncate`, `slow`, `http_429`, `wrong_digest`,
@@ -288,7 +289,8 @@ class FakePyPI:
 
     Attributes: `universe` (mutate it at any time), `requests` (RequestLog), `page_size`
     (rows per `changelog_since_serial` call), `stale_bypass_with_query` (see `stale`),
-    `errors` (tracebacks of internal errors; should stay empty).
+    `root_etag` (see `GET /simple/`), `errors` (tracebacks of internal errors; should stay
+    empty).
     """
 
     def __init__(
@@ -309,6 +311,7 @@ class FakePyPI:
         self.page_size = page_size
         self.stale_bypass_with_query = stale_bypass_with_query
         self.files_host = files_host
+        self.root_etag = True
         self.requests = RequestLog()
         self.errors: list[str] = []
         self._lock = threading.Lock()
@@ -791,8 +794,16 @@ class FakePyPI:
                 for norm, (display, serial) in sorted(self.universe.index_as_of(stale).items())
             ]
         if ctype == pages.JSON_TYPE:
-            return self._simple_response(ctype, last, pages.simple_root_json(entries, last), "")
-        return self._simple_response(ctype, last, None, pages.simple_root_html(entries, last))
+            resp = self._simple_response(ctype, last, pages.simple_root_json(entries, last), "")
+        else:
+            resp = self._simple_response(ctype, last, None, pages.simple_root_html(entries, last))
+        if not self.root_etag:
+            return resp
+        etag = f'"{hashlib.sha256(resp.body).hexdigest()[:24]}"'
+        resp.headers.append(("ETag", etag))
+        if headers.get("if-none-match") == etag:
+            return _Response(304, b"", [h for h in resp.headers if h[0] != "Content-Type"])
+        return resp
 
     def _simple_project(
         self, name: str, headers: dict[str, str], query: str, record: RequestRecord

@@ -18,11 +18,13 @@ from .. import filters
 from ..config import Config
 from ..errors import ConfigError, Interrupted, UnsafePath, UsageError
 from ..filters.requirements import file_pins
+from ..journal import Progress, Todo
+from ..ledger import Ledger, from_pages
 from ..models import IndexEntry, ProjectName, normalize
 from ..paths import check_project_name, simple_dir
 from ..removal import has_trace, stored_bytes, stored_files
 from ..runtime import Runtime
-from ..state import GENERATION_FILE, ROOT_STALE, Progress, ledger_from_pages, mirror_lock
+from ..state import GENERATION_FILE, ROOT_STALE, mirror_lock
 from ..storage.filesystem import is_temp_name
 
 log = logging.getLogger(__name__)
@@ -93,9 +95,8 @@ class _Deletion:
         if rt.storage.exists(GENERATION_FILE):
             rt.state.check_generation()
         hash_index = rt.config.mirror.hash_index
-        ledger = rt.state.read_ledger()
-        if ledger is None:
-            ledger = ledger_from_pages(rt.storage, hash_index)
+        ledger = Ledger.load(rt.storage) or from_pages(rt.storage, hash_index)
+        todo = rt.state.read_todo()
         removed, unknown, files, size = [], [], 0, 0
         for raw, name in _normalized(requested):
             if self.stop.is_set():
@@ -115,7 +116,9 @@ class _Deletion:
                 "%s: %s %d files (%d bytes), its pages and JSON copies", name, verb, count, total
             )
             if not self.dry_run:
-                self._remove(name, paths, ledger.pop(name, None))
+                entry = ledger.get(name)
+                ledger.remove(name)
+                self._remove(name, paths, entry, todo)
             removed.append(name)
         if removed and not self.dry_run:
             self._publish_root(ledger)
@@ -124,7 +127,9 @@ class _Deletion:
         allowed = tuple(n for n in removed if accept(n))
         return DeleteReport(tuple(removed), tuple(unknown), files, size, self.dry_run, allowed)
 
-    def _remove(self, name: ProjectName, paths: list[str], entry: IndexEntry | None) -> None:
+    def _remove(
+        self, name: ProjectName, paths: list[str], entry: IndexEntry | None, todo: Todo | None
+    ) -> None:
         publisher, state = self.rt.publisher, self.rt.state
         publisher.remove_project(name)  # pages, JSON copies, then the files the page listed
         publisher.delete_files(paths)  # and those only the stored metadata knew
@@ -133,17 +138,16 @@ class _Deletion:
             if is_temp_name(leaf):  # what a killed page write left behind
                 self.rt.storage.delete(f"{base}/{leaf}")
         self.rt.storage.remove_empty_dirs(base, "web/simple")
-        todo = state.read_todo()
         if todo is not None:
             serial = max(todo.target_serial, entry.serial if entry else 0)
             display = entry.display_name if entry else name
             state.append_progress(Progress(name, serial, display, "removed"))
 
-    def _publish_root(self, ledger: dict[ProjectName, IndexEntry]) -> None:
+    def _publish_root(self, ledger: Ledger) -> None:
         state = self.rt.state
-        serial = state.read_status() or max((e.serial for e in ledger.values()), default=0)
-        self.rt.publisher.root_index(ledger.values(), serial)
-        state.write_ledger(ledger)
+        status = state.read_status()
+        serial = status if status else max(ledger.serials().values(), default=0)
+        self.rt.publisher.root_index(ledger, serial)
         state.delete(ROOT_STALE)
 
 

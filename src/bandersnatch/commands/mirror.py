@@ -11,33 +11,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .. import filters
 from ..config import Config
 from ..errors import BadUpstreamData, FeedUnavailable, Interrupted
-from ..models import IndexEntry, ProjectFailure, ProjectName, ProjectResult, SyncReport
+from ..journal import Progress, Todo, add_finished
+from ..ledger import Ledger, from_pages
+from ..models import ProjectName, ProjectResult, SyncPlan, SyncReport
 from ..planning import fingerprint, make_plan
 from ..pruning import DeletionGuard
 from ..runtime import Runtime
-from ..state import (
-    FILTERS,
-    ROOT_STALE,
-    FailureRecord,
-    Progress,
-    Todo,
-    ledger_from_pages,
-    mirror_lock,
-)
+from ..state import FEED_VALIDATOR, FILTERS, LEDGER, ROOT_STALE, mirror_lock
+from ..syncer import Syncer
+from ..tally import DiffFile, Tally
 from ..upstream.feeds import ChangeFeed, FeedResult
 
 log = logging.getLogger(__name__)
 
 FINGERPRINT_SCHEME = "v1"
 """Bump when filter_fingerprint changes how it digests the same config."""
-LOUD_AFTER_RUNS = 5
-"""A project failing for this many runs in a row is reported at ERROR level every run."""
+CHECKPOINT_EVERY = 5000
+"""Journal lines after which the ledger and the todo take in what the journal says."""
 
 
 def run(
@@ -73,14 +68,20 @@ class _MirrorRun:
     stop: threading.Event
     guard: DeletionGuard
     started: float = field(default_factory=time.monotonic)
-    results: list[ProjectResult] = field(default_factory=list)
-    progress: list[Progress] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
+    diff: DiffFile | None = None
+    journal: bool = False
+    """A journal of projects finished by an interrupted run is in effect."""
+    journalled: int = 0
+    """Lines in the journal (since the last checkpoint)."""
+    finished: dict[ProjectName, int] = field(default_factory=dict)
+    """What the journal says is done, until the run is planned."""
     index_dirty: bool = False
-    removed: int = 0
-    _ledger: dict[ProjectName, IndexEntry] | None = None
+    _ledger: Ledger | None = None
+    _checkpoints: tuple[Syncer, SyncPlan] | None = None
 
     @property
-    def ledger(self) -> dict[ProjectName, IndexEntry]:
+    def ledger(self) -> Ledger:
         """Every mirrored project, loaded only when a run needs it: a run with nothing new
         never reads it, so its cost does not grow with the mirror."""
         if self._ledger is None:
@@ -88,51 +89,110 @@ class _MirrorRun:
         return self._ledger
 
     def execute(self, force_check: bool) -> SyncReport:
-        state = self.rt.state
+        state, m = self.rt.state, self.rt.config.mirror
         state.cleanup_temp()
         state.check_generation()
         status = state.read_status()
         saved = state.read_todo()
-        self.progress = state.read_progress() if saved else []
-        self.index_dirty = bool(self.progress) or state.read_text(ROOT_STALE) is not None
+        self.journal = state.has_progress()
+        if self.journal and saved is None:  # left by a crash once the ledger took it in
+            state.discard_progress()
+            self.journal = False
+        if self.journal:
+            self._ledger = self._load_ledger()  # reads the journal: what is done, and how
+        self.index_dirty |= self.journal or state.read_text(ROOT_STALE) is not None
         feed = self._feed(status, saved, force_check)
-        accept = self.rt.filters.keep_name
-        finished = {p.name: p.serial for p in self.progress if p.outcome != "partial"}
+        self._check_stop()
         changes, refilter = self._with_filter_changes(feed.changes)
-        plan = make_plan(feed.target, changes, saved.projects if saved else {}, finished, accept)
-        prune = self.rt.config.mirror.prune_filtered
-        filtered = prune and bool(self.rt.config.filters.enabled)
-        excluded = [n for n in self.ledger if not accept(n)] if filtered else []
+        plan = make_plan(
+            feed.target,
+            changes,
+            saved.chunks() if saved else (),
+            self.finished,
+            None if self.rt.filters.keeps_every_name else self.rt.filters.keep_name,
+        )
+        del saved, changes  # at PyPI's size each holds 700k projects
+        self.finished = {}
+        self._check_stop()
+        excluded = self._excluded()
         syncer = self.rt.syncer(self.stop, self.guard)
         syncer.display_names = feed.display_names
         if feed.poll and not refilter:
-            syncer.known_serials = {n: e.serial for n, e in self.ledger.items()}
+            syncer.known_serials = self.ledger.serials()
         if plan.projects or excluded:
             log.info("syncing %d projects up to serial %d", len(plan.projects), plan.target_serial)
+            if not self.rt.storage.exists(LEDGER):  # so that no run reads the pages back
+                self.ledger.publish(self.rt.storage, None, 0)
             state.write_todo(plan.target_serial, plan.projects)
+        if m.diff_file is not None:
+            self.diff = DiffFile(m.diff_file, m.directory, m.diff_append_epoch)
+        try:
+            return self._sync(status, feed, plan, syncer, excluded)
+        finally:
+            if self.diff is not None:
+                self.diff.discard()  # a no-op once committed
+
+    def _sync(
+        self,
+        status: int | None,
+        feed: FeedResult,
+        plan: SyncPlan,
+        syncer: Syncer,
+        excluded: list[ProjectName],
+    ) -> SyncReport:
         for result in syncer.prune(excluded):
             self._on_done(result)
-        if plan.projects:
-            syncer.run(plan.projects, self._on_done)
-        if self.stop.is_set() and not self._stopped_on_error():
+        self._checkpoints = (syncer, plan)
+        left = syncer.run(plan.projects, self._on_done) if plan.projects else []
+        self._checkpoints = None
+        if self.stop.is_set() and not (self.rt.config.mirror.stop_on_error and self.tally.failed):
             raise Interrupted("a stop signal")
         target = plan.target_serial
         if feed.poll:  # no feed serial: the newest serial of any project now mirrored
-            target = max([target, *(e.serial for e in self.ledger.values())])
-        return self._close(status, target, plan.projects)
+            target = max([target, *self.ledger.serials().values()])
+        failed = self._failed()
+        failed.update((name, plan.projects[name]) for name in left)
+        self._close(status, target, failed, feed.validator)
+        return self.tally.report(self.rt.state, left, self.started)
 
-    def _load_ledger(self) -> dict[ProjectName, IndexEntry]:
-        """The ledger, plus what an interrupted run finished but never recorded."""
-        ledger = self.rt.state.read_ledger()
+    def _failed(self) -> dict[ProjectName, int]:
+        return {name: serial for name, (serial, _reason) in self.tally.failed.items()}
+
+    def _checkpoint(self, syncer: Syncer, plan: SyncPlan) -> None:
+        """Let the ledger and the todo take in what the journal says, then start the
+        journal afresh: a resumed run reads at most CHECKPOINT_EVERY lines back, and the
+        changes this run holds in memory stay as few. (The root index waits for the end
+        of the run, as it always has.)"""
+        todo = {name: plan.projects[name] for name in syncer.unfinished()} | self._failed()
+        self.ledger.publish(self.rt.storage, None, 0)
+        self.rt.state.write_todo(plan.target_serial, todo)
+        self.rt.state.discard_progress()
+        self.journalled = 0
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise Interrupted("a stop signal")
+
+    def _load_ledger(self) -> Ledger:
+        """The ledger, plus what an interrupted run finished but never recorded (read once
+        for both: what is done, for planning, and how the ledger should list it)."""
+        ledger = Ledger.load(self.rt.storage)
         if ledger is None:
-            ledger = ledger_from_pages(self.rt.storage, self.rt.config.mirror.hash_index)
+            ledger = from_pages(self.rt.storage, self.rt.config.mirror.hash_index)
             self.index_dirty |= bool(ledger)
-        for entry in self.progress:
-            if entry.outcome == "removed":
-                ledger.pop(entry.name, None)
-            else:
-                ledger[entry.name] = IndexEntry(entry.name, entry.display_name, entry.serial)
+        if self.journal:
+            for chunk in self.rt.state.read_progress():
+                ledger.take_progress([chunk])
+                add_finished(self.finished, chunk)
+                self.journalled += len(chunk.names)
         return ledger
+
+    def _excluded(self) -> list[ProjectName]:
+        """Mirrored projects the name filters exclude (prune-filtered)."""
+        if not self.rt.config.mirror.prune_filtered or not self.rt.config.filters.enabled:
+            return []
+        accept = self.rt.filters.keep_name
+        return [name for name in self.ledger.names() if not accept(name)]
 
     def _feed(self, status: int | None, saved: Todo | None, force_check: bool) -> FeedResult:
         """What to sync according to the change feed."""
@@ -143,10 +203,11 @@ class _MirrorRun:
         feed = self.rt.feed()
         if base is None or force_check:
             return feed.listing(self._mirrored)
-        return feed.since(base, self._mirrored)
+        return feed.since(base, self._mirrored, self.rt.state.read_text(FEED_VALIDATOR))
 
     def _mirrored(self) -> dict[ProjectName, int]:
-        return {name: entry.serial for name, entry in self.ledger.items()}
+        """For feeds that need the mirror's serials: read only when called."""
+        return self.ledger.serials()
 
     def _allowlisted(
         self, feed: ChangeFeed, names: frozenset[ProjectName], base: int | None, force: bool
@@ -156,7 +217,7 @@ class _MirrorRun:
         With XML-RPC: its last serial (first sync) or changelog. Without it (``change-feed =
         simple``, whose root index *is* that list, or an upstream that serves no XML-RPC):
         poll each listed project."""
-        dropped = {n: 0 for n in self.ledger if n not in names}
+        dropped = {n: 0 for n in self.ledger.names() if n not in names}
         if self.rt.config.mirror.change_feed == "xmlrpc":
             try:
                 if base is None or force:
@@ -165,8 +226,9 @@ class _MirrorRun:
             except (FeedUnavailable, BadUpstreamData) as exc:
                 log.warning("%s; checking each allowlisted project instead", exc)
             else:
-                for name in names - self.ledger.keys():
-                    result.changes.setdefault(name, 0)  # newly allowlisted: fetch it now
+                for name in names:
+                    if name not in self.ledger:
+                        result.changes.setdefault(name, 0)  # newly allowlisted: fetch it now
                 return result
         return FeedResult(base or 0, dict.fromkeys(names, 0) | dropped, poll=not force)
 
@@ -184,110 +246,60 @@ class _MirrorRun:
         same_scheme = previous.split(" ", 1)[0] == FINGERPRINT_SCHEME
         changed = same_scheme and previous != current and bool(self.ledger)
         if changed:
-            log.info("the filter config changed: re-checking all %d projects", len(self.ledger))
-            changes = {name: 0 for name in self.ledger} | changes
+            names = self.ledger.names()
+            log.info("the filter config changed: re-checking all %d projects", len(names))
+            changes = dict.fromkeys(names, 0) | changes
         if previous != current:
             state.write_text(FILTERS, current + "\n")
         return changes, changed
 
     def _on_done(self, result: ProjectResult) -> None:
-        self.results.append(result)
+        self.tally.add(result)
+        if self.diff is not None:
+            self.diff.add(result.written)
         if result.removed:
-            if self.ledger.pop(result.name, None) is not None:
+            if self.ledger.remove(result.name):
                 self.index_dirty = True
-                self.removed += 1
+                self.tally.removed += 1
             outcome = "removed"
         elif result.published:
-            entry = IndexEntry(result.name, result.display_name, result.serial)
-            self.ledger[result.name] = entry
+            self.ledger.set(result.name, result.serial, result.display_name)
             self.index_dirty = True
             outcome = "partial" if result.failure else "ok"
         else:
             return
         progress = Progress(result.name, result.serial, result.display_name, outcome)
         self.rt.state.append_progress(progress)
-
-    def _stopped_on_error(self) -> bool:
-        return self.rt.config.mirror.stop_on_error and any(r.failure for r in self.results)
+        self.journalled += 1
+        if self.journalled >= CHECKPOINT_EVERY and self._checkpoints is not None:
+            syncer, plan = self._checkpoints
+            if syncer.pending() >= CHECKPOINT_EVERY:  # else the end of the run is near
+                self._checkpoint(syncer, plan)
 
     def _close(
-        self, status: int | None, target: int, planned: Mapping[ProjectName, int]
-    ) -> SyncReport:
-        """Publish the root index, advance status, keep failed projects for the next run."""
+        self, status: int | None, target: int, failed: dict[ProjectName, int], validator: str | None
+    ) -> None:
+        """Publish the root index, advance status, keep failed projects for the next run.
+
+        The journal goes last: until then, a crash leaves it to say what is done."""
         state = self.rt.state
-        written: list[str] = [p for r in self.results for p in r.written]
+        written = ["web/last-modified"]
         if self.index_dirty:
-            written += self.rt.publisher.root_index(self.ledger.values(), target)
-            state.write_ledger(self.ledger)
+            written += self.rt.publisher.root_index(self.ledger, target)
             state.delete(ROOT_STALE)
-        done = {r.name for r in self.results}
-        failed = {r.name: r.serial for r in self.results if r.failure}
-        failed.update({n: s for n, s in planned.items() if n not in done})
         if target != status:
             state.write_status(target)
+        if validator != state.read_text(FEED_VALIDATOR):
+            if validator is None:
+                state.delete(FEED_VALIDATOR)
+            else:
+                state.write_text(FEED_VALIDATOR, validator)
         if failed:
             state.write_todo(target, failed)
+            state.discard_progress()
         else:
             state.clear_todo()
         state.write_last_modified()
-        written.append("web/last-modified")
-        self._write_diff_file(written)
-        return self._report(failed)
-
-    def _failure_history(
-        self, failed: Mapping[ProjectName, str]
-    ) -> dict[ProjectName, FailureRecord]:
-        """Remember since when each project fails; be loud about long-standing ones."""
-        state = self.rt.state
-        before = state.read_failures()
-        now = time.time()
-        history = {}
-        for name, reason in failed.items():
-            old = before.get(name)
-            record = FailureRecord(old.since if old else now, (old.runs if old else 0) + 1, reason)
-            history[name] = record
-            if record.runs >= LOUD_AFTER_RUNS:
-                since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(record.since))
-                log.error(
-                    "%s has failed for %d runs in a row (since %s); it blocks nothing else, "
-                    "but look at it: %s",
-                    name, record.runs, since, reason,
-                )  # fmt: skip
-        if history or before:
-            state.write_failures(history)
-        return history
-
-    def _report(self, failed: dict[ProjectName, int]) -> SyncReport:
-        reasons = {r.name: r.failure or "" for r in self.results if r.failure}
-        reasons = {n: reasons.get(n, "not synced (stopped early)") for n in sorted(failed)}
-        history = self._failure_history(reasons)
-        failures = tuple(
-            ProjectFailure(
-                name,
-                reason,
-                history[name].since if history[name].runs > 1 else None,
-                history[name].runs,
-            )
-            for name, reason in reasons.items()
-        )
-        return SyncReport(
-            projects_synced=sum(1 for r in self.results if r.published and not r.failure),
-            projects_removed=self.removed,
-            files_downloaded=sum(r.files_downloaded for r in self.results),
-            bytes_downloaded=sum(r.bytes_downloaded for r in self.results),
-            failures=failures,
-            seconds=time.monotonic() - self.started,
-        )
-
-    def _write_diff_file(self, written: list[str]) -> None:
-        m = self.rt.config.mirror
-        if m.diff_file is None:
-            return
-        path = m.diff_file
-        if m.diff_append_epoch:
-            path = path.with_name(f"{path.name}-{int(time.time())}")
-        lines = "".join(f"{m.directory / p}\n" for p in written)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.part")
-        temp.write_text(lines, encoding="utf-8")
-        temp.replace(path)
+        if self.diff is not None:
+            self.diff.add(written[1:] + written[:1])
+            self.diff.commit()

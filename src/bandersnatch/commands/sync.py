@@ -13,10 +13,11 @@ from collections.abc import Iterable
 
 from ..config import Config
 from ..errors import Interrupted
-from ..models import IndexEntry, ProjectFailure, ProjectResult, SyncReport, normalize
+from ..ledger import Ledger, from_pages
+from ..models import ProjectFailure, ProjectResult, SyncReport, normalize
 from ..pruning import DeletionGuard
 from ..runtime import Runtime
-from ..state import ROOT_STALE, ledger_from_pages, mirror_lock
+from ..state import ROOT_STALE, mirror_lock
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,9 @@ def run(
         state = runtime.state
         state.cleanup_temp()
         state.check_generation()
-        ledger = state.read_ledger()
-        if ledger is None:
-            ledger = ledger_from_pages(runtime.storage, config.mirror.hash_index)
+        ledger = Ledger.load(runtime.storage) or from_pages(
+            runtime.storage, config.mirror.hash_index
+        )
         syncer = runtime.syncer(stop, DeletionGuard(config.mirror.max_deletions))
         try:
             syncer.run(todo, results.append)
@@ -46,14 +47,14 @@ def run(
             runtime.sessions.close()
         for result in results:
             if result.removed:
-                ledger.pop(result.name, None)
+                ledger.remove(result.name)
             elif result.published:
-                ledger[result.name] = IndexEntry(result.name, result.display_name, result.serial)
-        state.write_ledger(ledger)
+                ledger.set(result.name, result.serial, result.display_name)
         if skip_simple_root:
             state.write_text(ROOT_STALE, "sync --skip-simple-root\n")
+            ledger.publish(runtime.storage, None, 0)
         else:
-            runtime.publisher.root_index(ledger.values(), state.read_status() or 0)
+            runtime.publisher.root_index(ledger, state.read_status() or 0)
         if stop.is_set():
             raise Interrupted("a stop signal")
     failures = tuple(ProjectFailure(r.name, r.failure) for r in results if r.failure)

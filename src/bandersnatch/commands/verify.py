@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ..checkpoint import Checkpoint
 from ..config import Config
 from ..errors import Interrupted, StorageError
+from ..ledger import Ledger
 from ..models import IndexEntry, ProjectName
 from ..paths import is_project_name
 from ..runtime import Runtime
@@ -88,8 +89,8 @@ class _VerifyRun:
         self.report = VerifyReport(dry_run=request.dry_run, delete=request.delete)
         if rt.storage.exists(GENERATION_FILE):
             rt.state.check_generation()
-        ledger = rt.state.read_ledger()
-        self.entries = dict(ledger or {})
+        ledger = Ledger.load(rt.storage)
+        self.entries = ledger.entries() if ledger is not None else {}
         names = sorted(self.entries.keys() | project_dirs(rt))
         done = set() if request.dry_run else self.checkpoint.resume()
         sizes = file_sizes(rt.storage, PACKAGES, self._workers())
@@ -229,8 +230,7 @@ class _VerifyRun:
             self.report.note(finding, repaired=False)
             return
         serial = rt.state.read_status() or max((e.serial for e in desired.values()), default=0)
-        rt.publisher.root_index(desired.values(), serial)
-        rt.state.write_ledger(desired)
+        rt.publisher.root_index(Ledger.of(desired.values()), serial)
         rt.state.delete(ROOT_STALE)
         self.report.note(finding, repaired=True)
 

@@ -14,9 +14,10 @@ from typing import BinaryIO, Protocol
 class AtomicFile(Protocol):
     """A file being written; it appears at its target only on ``commit``."""
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | memoryview) -> None: ...
 
-    def commit(self) -> None: ...
+    def commit(self, durable: bool = False) -> None:
+        """Make the file appear at its target (fsync first when ``durable``)."""
 
     def abort(self) -> None: ...
 
@@ -66,3 +67,6 @@ class Storage(Protocol):
         """Remove what an interrupted write of ``path`` may have left behind."""
 
     def exists(self, path: str) -> bool: ...
+
+    def fingerprint(self, path: str) -> str | None:
+        """Changes whenever ``path`` is rewritten or replaced (None if it does not exist)."""

@@ -402,3 +402,13 @@ class FilesystemStorage:
             rel_dir = self._relative(dirpath)
             for name in files:
                 yield f"{rel_dir}/{name}"
+
+    def fingerprint(self, path: str) -> str | None:
+        target = self._parent(path)
+        if target is None:
+            return None
+        try:
+            st = os.stat(target)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"

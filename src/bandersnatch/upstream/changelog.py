@@ -1,19 +1,29 @@
-"""The XML-RPC change feed (``POST <master>/pypi``), over the shared requests session."""
+"""The XML-RPC change feed (``POST <master>/pypi``), through the one transport.
+
+Calls are encoded and decoded with ``xmlrpc.client`` and sent by ``http.open_stream`` (host
+policy, timeouts, the request deadline, a size cap on the answer); the two big answers are
+read by ``rpcfast`` first. An answer that declares a DTD or entities is refused before it
+is parsed: XML-RPC never needs them, and entity expansion is how an answer becomes a memory
+bomb. Names that are not project names are skipped, one warning each; a serial that is not
+one makes the answer unusable.
+"""
 
 from __future__ import annotations
 
 import logging
 import xmlrpc.client
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 from xml.parsers.expat import ExpatError
 
 import requests
 
 from ..errors import BadUpstreamData, FeedUnavailable, RateLimited, RetryableError, UpstreamError
-from ..models import ProjectName, project_name
+from ..models import ProjectName, project_names
 from . import fields
 from .http import check_status, open_stream
+from .rpcfast import read_changelog, read_serials
 from .session import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -21,61 +31,6 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 50_000
 """PyPI returns at most this many rows per ``changelog_since_serial`` call."""
 RATE_LIMIT_FAULT = -32500
-
-
-class RequestsTransport(xmlrpc.client.Transport):
-    """An xmlrpc Transport that sends through the shared session (timeouts, proxy, UA,
-    host policy) and reads the answer under the request deadline and a size cap.
-
-    An answer that declares a DTD or entities is refused before it is parsed: XML-RPC
-    never needs them, and entity expansion is how an answer becomes a memory bomb."""
-
-    def __init__(
-        self,
-        session: requests.Session,
-        url: str,
-        timeout: float,
-        deadline: float = 1800.0,
-        max_answer: int = 256 * 1024 * 1024,
-    ) -> None:
-        super().__init__()
-        self._max = max_answer
-        self._session = session
-        self._url = url
-        self._timeout = timeout
-        self._deadline = deadline
-
-    def request(
-        self,
-        host: Any,
-        handler: str,
-        request_body: Any,
-        verbose: bool = False,
-    ) -> tuple[Any, ...]:
-        headers = {"Content-Type": "text/xml"}
-        with open_stream(
-            self._session,
-            self._url,
-            self._timeout,
-            headers,
-            deadline=self._deadline,
-            method="POST",
-            data=request_body,
-        ) as response:
-            if response.status_code in (404, 405, 410, 501):
-                raise FeedUnavailable(self._url, f"HTTP {response.status_code}: no XML-RPC here")
-            check_status(response)
-            body = response.read(self._max)
-        if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-            raise BadUpstreamData(self._url, "XML-RPC answer declares a DTD or entities")
-        parser, unmarshaller = self.getparser()
-        try:
-            parser.feed(body)
-            parser.close()
-            result: tuple[Any, ...] = unmarshaller.close()
-        except (ExpatError, ValueError, TypeError, IndexError) as exc:
-            raise BadUpstreamData(self._url, f"XML-RPC answer does not parse: {exc}") from None
-        return result
 
 
 class ChangelogClient:
@@ -91,21 +46,50 @@ class ChangelogClient:
         max_answer: int = 256 * 1024 * 1024,
     ) -> None:
         self.url = f"{master}/pypi"
-        transport = RequestsTransport(session, self.url, timeout, deadline, max_answer)
-        self._proxy = xmlrpc.client.ServerProxy(self.url, transport=transport, allow_none=True)
+        self._session = session
+        self._timeout = timeout
+        self._deadline = deadline
+        self._max = max_answer
         # One feed call stands between the run and all its work: be more patient with it.
         self._policy = RetryPolicy(retries=max(policy.retries, 5), backoff=policy.backoff)
 
-    def _call(self, method: str, *args: Any) -> Any:
+    def _post(self, body: bytes) -> bytes:
+        headers = {"Content-Type": "text/xml"}
+        with open_stream(
+            self._session,
+            self.url,
+            self._timeout,
+            headers,
+            deadline=self._deadline,
+            method="POST",
+            data=body,
+        ) as response:
+            if response.status_code in (404, 405, 410, 501):
+                raise FeedUnavailable(self.url, f"HTTP {response.status_code}: no XML-RPC here")
+            check_status(response)
+            answer = response.read(self._max)
+        if b"<!DOCTYPE" in answer or b"<!ENTITY" in answer:
+            raise BadUpstreamData(self.url, "XML-RPC answer declares a DTD or entities")
+        return answer
+
+    def _call(self, method: str, *args: Any, fast: Callable[[bytes], Any] | None = None) -> Any:
+        request = xmlrpc.client.dumps(args, method, allow_none=True).encode("utf-8")
+
         def once() -> Any:
+            answer = self._post(request)
+            value = fast(answer) if fast is not None else None
+            if value is not None:
+                return value
             try:
-                return getattr(self._proxy, method)(*args)
+                return xmlrpc.client.loads(answer)[0][0]
             except xmlrpc.client.Fault as fault:
                 if fault.faultCode == RATE_LIMIT_FAULT or "Too Many" in fault.faultString:
                     raise _RateLimitedFault(self.url, f"{method}: {fault.faultString}") from None
                 raise UpstreamError(self.url, f"{method}: XML-RPC fault {fault}") from None
-            except xmlrpc.client.ResponseError as exc:
-                raise BadUpstreamData(self.url, f"{method}: bad XML-RPC answer: {exc}") from exc
+            except (
+                xmlrpc.client.ResponseError, ExpatError, IndexError, ValueError, TypeError
+            ) as exc:  # fmt: skip
+                raise BadUpstreamData(self.url, f"{method}: bad XML-RPC answer: {exc}") from None
 
         try:
             return self._policy.run(f"XML-RPC {method}", once)
@@ -113,46 +97,42 @@ class ChangelogClient:
             raise RateLimited(self.url, f"still rate limited after retries: {exc.reason}") from None
 
     def last_serial(self) -> int:
-        value = self._call("changelog_last_serial")
-        serial = fields.serial(value)
-        if serial is None:
-            raise BadUpstreamData(self.url, f"changelog_last_serial returned {value!r:.80}")
-        return serial
+        value = fields.serial(self._call("changelog_last_serial"))
+        if value is None:
+            raise BadUpstreamData(self.url, "changelog_last_serial did not return a serial")
+        return value
 
-    def all_projects(self) -> dict[ProjectName, tuple[str, int]]:
-        """``list_packages_with_serial``: normalized name -> (display name, serial)."""
-        value = self._call("list_packages_with_serial")
-        if not isinstance(value, dict):
+    def all_projects(self) -> Listing:
+        """``list_packages_with_serial``: every project upstream has."""
+        value = self._call("list_packages_with_serial", fast=read_serials)
+        if isinstance(value, tuple):
+            displays, serials = value
+        elif isinstance(value, dict):
+            displays, serials = list(value), list(value.values())
+        else:
             raise BadUpstreamData(self.url, "list_packages_with_serial did not return a map")
-        result: dict[ProjectName, tuple[str, int]] = {}
-        for display, raw in value.items():
-            name, serial = project_name(display), fields.serial(raw)
-            if name is None or serial is None:
-                log.warning("list_packages_with_serial: skipped %r: not a project name", display)
-                continue
-            result[name] = (display, serial)
-        return result
+        return Listing(*_valid("list_packages_with_serial", displays, serials))
 
-    def changes_since(self, serial: int) -> Iterator[tuple[ProjectName, str, int]]:
-        """(name, action, serial) for every change after ``serial``, paging as needed."""
+    def changes_since(self, serial: int) -> Iterator[tuple[list[ProjectName], list[int]]]:
+        """(names, serials) of every change after ``serial``, a page at a time."""
         current = serial
         while True:
-            rows = self._call("changelog_since_serial", current)
-            if not isinstance(rows, list):
+            value = self._call("changelog_since_serial", current, fast=read_changelog)
+            if isinstance(value, tuple):
+                displays, serials = value
+            elif isinstance(value, list):
+                rows = [_parse_row(row) for row in value]
+                if None in rows:
+                    raise BadUpstreamData(self.url, "changelog_since_serial: a malformed row")
+                displays = [row[0] for row in rows if row is not None]
+                serials = [row[1] for row in rows if row is not None]
+            else:
                 raise BadUpstreamData(self.url, "changelog_since_serial did not return a list")
+            names, _displays, valid_serials = _valid("changelog", displays, serials)
             start = current
-            for row in rows:
-                parsed = _parse_row(row)
-                if parsed is None:
-                    log.warning("changelog: skipped a malformed row: %.200r", row)
-                    continue
-                name, action, row_serial = parsed
-                current = max(current, row_serial)
-                if name is None:
-                    log.warning("changelog: skipped %.200r: not a project name", row[0])
-                    continue
-                yield name, action, row_serial
-            if len(rows) < PAGE_SIZE:
+            current = max(current, *valid_serials) if valid_serials else current
+            yield names, valid_serials
+            if len(serials) < PAGE_SIZE:
                 return
             if current <= start:
                 raise BadUpstreamData(
@@ -160,17 +140,48 @@ class ChangelogClient:
                 )
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Every project upstream lists: three columns in the same order."""
+
+    names: list[ProjectName]
+    displays: list[str]
+    serials: list[int]
+
+
 class _RateLimitedFault(RetryableError):
     pass
 
 
-def _parse_row(row: Any) -> tuple[ProjectName | None, str, int] | None:
-    """(name or None when it is not a project name, action, serial); None when the row
-    itself is malformed."""
+def _valid(
+    where: str, displays: Sequence[object], serials: Sequence[object]
+) -> tuple[list[ProjectName], list[str], list[int]]:
+    """The columns without the entries whose name is no project name or whose serial is no
+    serial: each is skipped with one warning, the rest of the answer stands."""
+    checked: list[int | None]
+    if all(type(s) is int for s in serials):  # the fast readers' answers
+        ints = cast(Sequence[int], serials)
+        fits = min(ints, default=0) >= 0 and max(ints, default=0) <= fields.MAX_SERIAL
+        checked = list(ints) if fits else [fields.serial(s) for s in ints]
+    else:
+        checked = [fields.serial(s) for s in serials]
+    names: list[ProjectName] = []
+    kept_displays: list[str] = []
+    kept_serials: list[int] = []
+    for name, display, serial in zip(project_names(displays), displays, checked, strict=True):
+        if name is None or serial is None:
+            why = "not a project name" if name is None else "its serial is not a serial"
+            log.warning("%s: skipped %.200r: %s", where, display, why)
+            continue
+        names.append(name)
+        kept_displays.append(str(display))
+        kept_serials.append(serial)
+    return names, kept_displays, kept_serials
+
+
+def _parse_row(row: Any) -> tuple[object, object] | None:
+    """(display name, serial) of a changelog row; None when the row is malformed."""
     if not isinstance(row, list | tuple) or len(row) < 5:
         return None
-    name, _version, _ts, action, raw = row[:5]
-    serial = fields.serial(raw)
-    if serial is None:
-        return None
-    return project_name(name), str(action), serial
+    name, _version, _ts, _action, serial = row[:5]
+    return name, serial

@@ -12,7 +12,7 @@ from ..errors import BadUpstreamData, FeedUnavailable
 from ..models import ProjectName
 from ..planning import collect_changes, diff_snapshot
 from .changelog import ChangelogClient
-from .simple import SimpleFeed
+from .simple import SimpleFeed, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,9 @@ class FeedResult:
     poll: bool = False
     """True when no feed told what changed: every listed project is asked for its serial,
     unchanged ones are skipped, and the target is the newest serial seen."""
+    validator: str | None = None
+    """For the mirror's state once this result is synced: what lets the next run ask the
+    feed whether anything changed at all (the simple index's ``ETag``)."""
 
 
 Mirrored = Callable[[], Mapping[ProjectName, int]]
@@ -37,9 +40,10 @@ class ChangeFeed(Protocol):
         """Every project upstream has (first sync, ``--force-check``), diffed against what
         the mirror holds."""
 
-    def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
+    def since(self, serial: int, mirrored: Mirrored, validator: str | None = None) -> FeedResult:
         """What changed upstream after ``serial``. ``mirrored`` is only called by a feed
-        that needs the mirror's serials (the simple index); the changelog does not."""
+        that needs the mirror's serials (the simple index); the changelog does not.
+        ``validator``: a result's ``validator`` saved by the last complete run."""
 
     def last_serial(self) -> int:
         """The newest serial, without listing anything (the allowlist fast path)."""
@@ -55,12 +59,13 @@ class XmlRpcFeed:
     def listing(self, mirrored: Mirrored) -> FeedResult:
         target = self.client.last_serial()  # first: a change during listing is not missed
         listed = self.client.all_projects()
-        serials = {name: serial for name, (_d, serial) in listed.items()}
-        changes = diff_snapshot(serials, {n: -1 for n in mirrored()})  # force: check every one
-        display = {name: display for name, (display, _s) in listed.items()}
-        return FeedResult(target, changes, display)
+        changes = dict(zip(listed.names, listed.serials, strict=True))
+        del listed  # at PyPI's size every copy of the listing counts
+        for name in mirrored().keys() - changes.keys():
+            changes[name] = 0  # gone upstream: the sync confirms it before removing it
+        return FeedResult(target, changes)
 
-    def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
+    def since(self, serial: int, mirrored: Mirrored, validator: str | None = None) -> FeedResult:
         changes, target = collect_changes(self.client.changes_since(serial), serial)
         return FeedResult(target, changes)
 
@@ -70,19 +75,25 @@ class SimpleIndexFeed:
         self.feed = feed
 
     def last_serial(self) -> int:
-        return self.feed.snapshot()[0]
+        return self.feed.snapshot().serial
 
     def listing(self, mirrored: Mirrored) -> FeedResult:
-        target, listed = self.feed.snapshot()
-        serials = {name: serial for name, (_d, serial) in listed.items()}
-        changes = diff_snapshot(serials, {n: -1 for n in mirrored()})
-        return FeedResult(target, changes, {n: d for n, (d, _s) in listed.items()})
+        return self._diff(self.feed.snapshot(), {n: -1 for n in mirrored()})
 
-    def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
-        target, listed = self.feed.snapshot()
-        serials = {name: s for name, (_d, s) in listed.items()}
+    def since(self, serial: int, mirrored: Mirrored, validator: str | None = None) -> FeedResult:
+        snapshot = self.feed.snapshot(validator)
+        if snapshot.unchanged:  # nothing changed since the last complete run
+            return FeedResult(serial, {}, validator=validator)
+        return self._diff(snapshot, mirrored())
+
+    @staticmethod
+    def _diff(snapshot: Snapshot, mirrored: Mapping[ProjectName, int]) -> FeedResult:
+        serials = dict(zip(snapshot.names, snapshot.serials, strict=True))
         return FeedResult(
-            target, diff_snapshot(serials, mirrored()), {n: d for n, (d, _s) in listed.items()}
+            snapshot.serial,
+            diff_snapshot(serials, mirrored),
+            dict(zip(snapshot.names, snapshot.displays, strict=True)),
+            validator=snapshot.validator,
         )
 
 
@@ -105,9 +116,9 @@ class FallbackFeed:
             log.warning("%s; reading the PEP 691 root index instead for this run", exc)
             return self.fallback().listing(mirrored)
 
-    def since(self, serial: int, mirrored: Mirrored) -> FeedResult:
+    def since(self, serial: int, mirrored: Mirrored, validator: str | None = None) -> FeedResult:
         try:
-            return self.primary.since(serial, mirrored)
+            return self.primary.since(serial, mirrored, validator)
         except (FeedUnavailable, BadUpstreamData) as exc:
             log.warning("%s; reading the PEP 691 root index instead for this run", exc)
             return self.fallback().since(serial, mirrored)

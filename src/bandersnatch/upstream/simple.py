@@ -6,7 +6,10 @@ This is what lets a bandersnatch mirror, or any index without XML-RPC, be the up
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
@@ -18,8 +21,8 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from ..errors import BadUpstreamData, UnsafePath, UpstreamError
-from ..models import Project, ProjectName, ReleaseFile, project_name
+from ..errors import BadUpstreamData, UnsafePath, UpstreamError, redact
+from ..models import Project, ProjectName, ReleaseFile, project_name, project_names
 from ..paths import packages_path
 from . import fields
 from .http import check_status, json_document, open_stream
@@ -117,6 +120,22 @@ def parse_simple_project(
     )
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The JSON root index as a change feed: three columns in the same order."""
+
+    serial: int
+    names: list[ProjectName]
+    displays: list[str]
+    serials: list[int]
+    validator: str | None
+    """What to send next time to ask whether the index changed (``If-None-Match``,
+    ``If-Modified-Since``), as opaque text for the mirror's state; None if upstream sent
+    no ``ETag`` or ``Last-Modified``."""
+    unchanged: bool = False
+    """Upstream answered 304 Not Modified to the validator it was given: no columns."""
+
+
 class SimpleFeed:
     """The change feed read from the JSON root index's per-project ``_last-serial``."""
 
@@ -136,34 +155,80 @@ class SimpleFeed:
         self._policy = policy
         self._deadline = deadline
 
-    def snapshot(self) -> tuple[int, dict[ProjectName, tuple[str, int]]]:
-        """(index serial, {project: (display name, serial)}) from one request."""
-        doc = self._policy.run("simple root index", self._get)
+    def snapshot(self, validator: str | None = None) -> Snapshot:
+        """One request for every project's serial; a conditional one when ``validator``
+        (from an earlier snapshot of this URL) is given: then a 304 costs no parsing."""
+        conditions = _conditions(validator, self.url)
+        status, headers, body = self._policy.run("simple root index", lambda: self._get(conditions))
+        if status == 304 and conditions:
+            return Snapshot(0, [], [], [], validator, unchanged=True)
+        doc = _json_object(self.url, body)
         meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
         projects = doc.get("projects")
         if not isinstance(projects, list):
             raise BadUpstreamData(self.url, "root index has no 'projects' list")
-        listed: dict[ProjectName, tuple[str, int]] = {}
-        for entry in projects:
-            display = entry.get("name") if isinstance(entry, dict) else None
-            name = project_name(display)
+        raw = [e.get("name") if isinstance(e, dict) else None for e in projects]
+        checked = [
+            fields.serial(e.get("_last-serial")) if isinstance(e, dict) else None for e in projects
+        ]
+        displays, serials, names = [], [], []
+        for name, display, serial in zip(project_names(raw), raw, checked, strict=True):
             if name is None:
                 log.warning("root index: skipped %.200r: not a project name", display)
                 continue
-            serial = fields.serial(entry.get("_last-serial"))
-            listed[name] = (str(display), serial or 0)
+            names.append(name)
+            displays.append(str(display))
+            serials.append(serial or 0)  # no serial given: checked against upstream on sync
         top = fields.serial(meta.get("_last-serial") if meta else None)
         if top is None:
-            top = max((s for _d, s in listed.values()), default=0)
-        return top, listed
+            top = max(serials, default=0)
+        return Snapshot(top, names, displays, serials, _validator(headers, self.url))
 
-    def _get(self) -> dict[str, Any]:
-        headers = {"Accept": SIMPLE_JSON}
+    def _get(self, conditions: dict[str, str]) -> tuple[int, Mapping[str, str], bytes]:
+        """(status, headers, body) of one GET of the root index."""
+        headers = {"Accept": SIMPLE_JSON, **conditions}
         with open_stream(
             self._session, self.url, self._timeout, headers, deadline=self._deadline
         ) as response:
             check_status(response)
-            doc = json_document(self.url, response.read(self._max))
-        if not isinstance(doc, dict):
-            raise BadUpstreamData(self.url, "root index is not a JSON object")
-        return doc
+            body = b"" if response.status_code == 304 else response.read(self._max)
+            return response.status_code, dict(response.headers), body
+
+
+def _json_object(url: str, body: bytes) -> dict[str, Any]:
+    doc = json_document(url, body)
+    if not isinstance(doc, dict):
+        raise BadUpstreamData(url, "root index is not a JSON object")
+    return doc
+
+
+def _validator(headers: Mapping[str, str], url: str) -> str | None:
+    etag, modified = headers.get("ETag"), headers.get("Last-Modified")
+    if not etag and not modified:
+        return None
+    saved = {"url": redact(url), "etag": etag, "last-modified": modified}  # no credentials
+    return json.dumps(saved, sort_keys=True)
+
+
+def _conditions(validator: str | None, url: str) -> dict[str, str]:
+    """The request headers that make a GET of ``url`` conditional on ``validator``."""
+    try:
+        saved = json.loads(validator) if validator else None
+    except ValueError:
+        saved = None
+    if not isinstance(saved, dict) or saved.get("url") != redact(url):
+        return {}
+    headers = {}
+    if isinstance(saved.get("etag"), str):
+        headers["If-None-Match"] = saved["etag"]
+    if isinstance(saved.get("last-modified"), str):
+        headers["If-Modified-Since"] = saved["last-modified"]
+    return headers
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
