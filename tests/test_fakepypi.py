@@ -833,3 +833,35 @@ def test_credentials(make_fake_pypi: Callable[..., FakePyPI], http: requests.Ses
         proxy.changelog_last_serial()
     url = server.file_url("dep-leaf", "dep_leaf-1.0-py3-none-any.whl")
     assert http.get(url).status_code == 200  # files are served to anyone
+
+
+def test_provenance_and_project_status_as_pypi_serves_them() -> None:
+    universe = Universe(
+        [ProjectSpec("Attested", {"1.0": [FileSpec("wheel", provenance=True), FileSpec("sdist")]})]
+    )
+    with FakePyPI(universe) as fake:
+        serial = universe.last_serial
+        universe.set_status("Attested", "archived", "moved to attested2")
+        assert universe.last_serial == serial  # no changelog event, as on PyPI
+        page = requests.get(
+            fake.simple_url("attested"), headers={"Accept": JSON_TYPE}, timeout=5
+        ).json()
+        assert page["meta"]["api-version"] == "1.4"
+        assert page["project-status"] == {"status": "archived", "reason": "moved to attested2"}
+        by_name = {f["filename"]: f for f in page["files"]}
+        wheel = next(f for name, f in by_name.items() if name.endswith(".whl"))
+        sdist = next(f for name, f in by_name.items() if name.endswith(".tar.gz"))
+        assert sdist["provenance"] is None
+        assert wheel["provenance"].startswith(fake.url + "/integrity/attested/1.0/")
+        answer = requests.get(wheel["provenance"], timeout=5)
+        assert answer.headers["Content-Type"] == "application/json"
+        assert (
+            answer.json()["attestation_bundles"][0]["attestations"][0]["subject"]
+            == (wheel["filename"])
+        )
+        html = requests.get(fake.simple_url("attested"), timeout=5).text
+        assert f'data-provenance="{wheel["provenance"]}"' in html
+        assert '<meta name="pypi:project-status" content="archived">' in html
+        api = requests.get(fake.json_url("attested"), timeout=5).json()
+        assert "project-status" not in api  # the JSON API carries neither
+        assert all("provenance" not in f for f in api["urls"])

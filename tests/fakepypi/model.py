@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import posixpath
 import random
 import tempfile
@@ -53,6 +54,9 @@ class FileSpec:
     upload_time: str | None = None
     size_padding: int = 0
     content: bytes | None = None
+    provenance: bool = False
+    """PEP 740: the index holds a provenance document for the file (PyPI serves it at
+    ``/integrity/<project>/<version>/<filename>/provenance``)."""
 
 
 @dataclass
@@ -147,6 +151,31 @@ class StoredFile:
     absolute_url: str | None = None
     """When set, the URL advertised for the file as it is (another host, port or scheme):
     this index does not serve it."""
+    has_provenance: bool = False
+
+    @property
+    def provenance_path(self) -> str | None:
+        """Where the index serves the file's PEP 740 provenance, if it has one."""
+        if not self.has_provenance:
+            return None
+        project = canonicalize_name(self.project)
+        return f"/integrity/{project}/{quote(self.version)}/{quote(self.filename)}/provenance"
+
+    @property
+    def provenance(self) -> bytes | None:
+        """A deterministic PEP 740 provenance document (JSON) for the file."""
+        if not self.has_provenance:
+            return None
+        doc = {
+            "version": 1,
+            "attestation_bundles": [
+                {
+                    "publisher": {"kind": "GitHub", "repository": f"example/{self.project}"},
+                    "attestations": [{"subject": self.filename, "digest": self.sha256}],
+                }
+            ],
+        }
+        return json.dumps(doc, sort_keys=True).encode()
 
     @property
     def content(self) -> bytes:
@@ -404,6 +433,7 @@ class Universe:
             yanked_reason=reason,
             upload_time=uploaded,
             has_core_metadata=kind == "wheel" and spec.core_metadata,
+            has_provenance=spec.provenance,
             artifact=Artifact(build),
         )
 
@@ -678,6 +708,14 @@ class Universe:
             event = self._emit(proj.current.name, None, "project quarantine cleared")
             self._commit(proj, event, status="active", status_reason=None)
 
+    def set_status(self, name: str, status: str, reason: str | None = None) -> None:
+        """PEP 792 status (``active``, ``archived``, ``deprecated``...) changed the way PyPI
+        changes it: no changelog event and no new serial, so a mirror following serials
+        alone does not see it until the project changes for another reason."""
+        with self._lock:
+            proj = self._get(name)
+            proj.current = dataclasses.replace(proj.current, status=status, status_reason=reason)
+
     def touch(
         self, name: str, action: str = "add Owner someone", version: str | None = None
     ) -> int:
@@ -757,6 +795,18 @@ class Universe:
             else:
                 out[key] = (event.name, event.serial)
         return out
+
+    def lookup_provenance(self, path: str) -> StoredFile | None:
+        """The file whose provenance lives at ``path`` (``/integrity/.../provenance``)."""
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if len(parts) != 5 or parts[0] != "integrity" or parts[4] != "provenance":
+            return None
+        with self._lock:
+            proj = self._projects.get(canonicalize_name(parts[1]))
+            stored = None if proj is None else proj.current.file(parts[3])
+        if stored is None or stored.version != parts[2] or not stored.has_provenance:
+            return None
+        return stored
 
     def lookup_path(self, path: str) -> tuple[StoredFile, bool] | None:
         """Resolve a request path to (file, is_metadata) for files that currently exist."""

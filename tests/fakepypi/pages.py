@@ -32,6 +32,11 @@ class Advertiser:
     def file_url(self, f: StoredFile) -> str:
         return f.absolute_url or self.files_base_url + f.url_path
 
+    def provenance_url(self, f: StoredFile) -> str | None:
+        """PEP 740: a fully qualified URL, on the index itself (as PyPI's ``/integrity/``)."""
+        path = f.provenance_path
+        return None if path is None else self.base_url + path
+
     def core_metadata(self, f: StoredFile) -> dict[str, str] | bool:
         digest = self.metadata_sha256(f) if f.has_core_metadata else None
         return {"sha256": digest} if digest else False
@@ -191,7 +196,7 @@ def simple_project_json(state: ProjectState, adv: Advertiser) -> dict[str, Any]:
                 "data-dist-info-metadata": meta,
                 "filename": f.filename,
                 "hashes": {"sha256": adv.sha256(f)},
-                "provenance": None,
+                "provenance": adv.provenance_url(f),
                 "requires-python": f.requires_python,
                 "size": f.size,
                 "upload-time": f.upload_time_iso,
@@ -238,6 +243,9 @@ def simple_project_html(state: ProjectState, adv: Advertiser) -> str:
         if isinstance(meta, dict):
             attrs.append(f'data-dist-info-metadata="sha256={esc(meta["sha256"])}"')
             attrs.append(f'data-core-metadata="sha256={esc(meta["sha256"])}"')
+        provenance = adv.provenance_url(f)
+        if provenance is not None:
+            attrs.append(f'data-provenance="{esc(provenance)}"')
         lines.append(f"    <a {' '.join(attrs)}>{esc(f.filename)}</a><br />")
     lines += ["  </body>", "</html>", f"<!--SERIAL {state.serial}-->", ""]
     return "\n".join(lines)

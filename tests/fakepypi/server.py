@@ -888,6 +888,11 @@ class FakePyPI:
         m = re.fullmatch(r"/pypi/([^/]+)/([^/]+)/json/?", path)
         if m:
             return self._json_api(unquote(m[1]), unquote(m[2]), query, record)
+        if path.startswith("/integrity/"):
+            stored = self.universe.lookup_provenance(path)
+            if stored is None or stored.provenance is None:
+                return _text(404, "Not Found")
+            return _Response(200, stored.provenance, [("Content-Type", "application/json")])
         return self._file(method, path, headers)
 
     def _redirect(self, location: str) -> _Response:
