@@ -91,7 +91,7 @@ class ReleaseFile:
     """One distribution file as upstream describes it.
 
     ``path`` is the file's location relative to ``web/packages/``, already checked to be
-    safe (see ``paths.packages_path``).
+    safe (see ``layout.packages_path``).
     """
 
     filename: str
@@ -109,14 +109,6 @@ class ReleaseFile:
     upload_time: str | None = None
     core_metadata_sha256: str | None = None
     """Set when upstream offers a PEP 658 ``.metadata`` file; the sha256 of its bytes."""
-
-    @property
-    def metadata_path(self) -> str:
-        return self.path + ".metadata"
-
-    @property
-    def metadata_url(self) -> str:
-        return self.url + ".metadata"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from .core_metadata import metadata_from_wheel
 from .errors import StorageError, UpstreamError
+from .layout import METADATA_SUFFIX, metadata_of, package_rel
 from .storage import Storage
 from .upstream.download import Downloader
 from .upstream.session import SessionFactory
@@ -57,7 +58,7 @@ class FileChecker:
         if not self.repair:
             return findings, [(f, "dry run") for f in findings], 0
         by_path = {e.path: e for e in expected}
-        jobs = [(f, by_path[f.path.removesuffix(".metadata")]) for f in findings]
+        jobs = [(f, by_path[f.path.removesuffix(METADATA_SUFFIX)]) for f in findings]
         results = list(self.pool.map(lambda job: self._repair(name, *job), jobs))
         failed = [(f, why) for (f, _), (why, _) in zip(jobs, results, strict=True) if why]
         return findings, failed, sum(n for _, n in results)
@@ -67,14 +68,14 @@ class FileChecker:
 
     def _repair(self, name: str, finding: Finding, e: Expected) -> tuple[str | None, int]:
         """(failure reason or None, bytes downloaded): fetch the file again, digest-checked."""
-        rel = e.path.removeprefix("web/packages/")
+        rel = package_rel(e.path)
         url = e.release.url if e.release else f"{self.files_base}/packages/{quote(rel)}"
         urls = self.downloader.sources(url, rel)
         if finding.kind in (MISSING, CORRUPT):
             target, size, sha256 = e.path, e.size, e.sha256
         else:
             target, size, sha256 = e.metadata_path, None, e.metadata_sha256
-            urls = [u + ".metadata" for u in urls]
+            urls = [metadata_of(u) for u in urls]
         if sha256 is None:
             reason = "no sha256 is known to check a download against"
             log.error("%s: cannot repair %s: %s", name, target, reason)

@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from .layout import metadata_of, package_file
 from .models import PageFile, Project, ProjectName, ReleaseFile, SimplePage
-from .paths import package_file
 
 MISSING, CORRUPT = "missing", "corrupt"
 META_MISSING, META_CORRUPT = "metadata-missing", "metadata-corrupt"
@@ -34,7 +34,7 @@ class Expected:
 
     @property
     def metadata_path(self) -> str:
-        return self.path + ".metadata"
+        return metadata_of(self.path)
 
 
 @dataclass(frozen=True)

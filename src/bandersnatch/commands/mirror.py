@@ -17,12 +17,13 @@ from .. import filters
 from ..config import Config
 from ..errors import BadUpstreamData, FeedUnavailable, Interrupted
 from ..journal import Progress, Todo, add_finished
+from ..layout import FEED_VALIDATOR, FILTERS, LAST_MODIFIED, LEDGER, ROOT_STALE
 from ..ledger import Ledger, from_pages
 from ..models import ProjectName, ProjectResult, SyncPlan, SyncReport
 from ..planning import fingerprint, make_plan
 from ..pruning import DeletionGuard
 from ..runtime import Runtime
-from ..state import FEED_VALIDATOR, FILTERS, LEDGER, ROOT_STALE, mirror_lock
+from ..state import mirror_lock
 from ..syncer import Syncer
 from ..tally import DiffFile, Tally
 from ..upstream.feeds import ChangeFeed, FeedResult
@@ -283,7 +284,7 @@ class _MirrorRun:
 
         The journal goes last: until then, a crash leaves it to say what is done."""
         state = self.rt.state
-        written = ["web/last-modified"]
+        written = [LAST_MODIFIED]
         if self.index_dirty:
             written += self.rt.publisher.root_index(self.ledger, target)
             state.delete(ROOT_STALE)
