@@ -42,12 +42,13 @@ from .ledgerfile import (
     vouched,
     write_stamp,
 )
-from .models import IndexEntry, ProjectName, SimpleFormat, normalize
+from .models import IndexEntry, Outcome, ProjectName, SimpleFormat, normalize
 from .pagemodel import page_serial, page_title
 from .pages import root_page_shape, splice_root_html, splice_root_json
 from .splicing import find, splice
 from .storage import Storage
 
+_REMOVED = Outcome.REMOVED.value
 SPLICE_LIMIT = 5000
 """Beyond this many changes a whole render is cheaper than a binary search per change."""
 
@@ -159,9 +160,9 @@ class Ledger:
         """What the journal records (the last line about a project wins)."""
         for c in chunks:
             lines = map(LINE, c.names, c.serials, c.display_names)
-            if "removed" in c.outcomes:
+            if _REMOVED in c.outcomes:
                 for name, line, outcome in zip(c.names, lines, c.outcomes, strict=True):
-                    if outcome == "removed":
+                    if outcome == _REMOVED:
                         self.remove(name)
                     else:
                         self._put(name, line)

@@ -9,10 +9,9 @@ same parsers (``pagemodel``).
 from __future__ import annotations
 
 from .layout import HTML_LEAVES, JSON_LEAF, simple_dir
-from .models import ProjectName
+from .models import Expected, ProjectName
 from .pagemodel import expected_from_html_page, expected_from_json_page
 from .storage import Storage
-from .verification import Expected
 
 
 def listed_files(

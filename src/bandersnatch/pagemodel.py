@@ -15,8 +15,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from .errors import UnsafePath
 from .layout import PACKAGES, PAGE_LINK_PREFIX, check_segment
-from .models import PageFile, ProjectName, ReleaseFile, SimplePage
-from .verification import Expected
+from .models import Expected, PageFile, ProjectName, ReleaseFile, SimplePage
 
 _SERIAL = re.compile(rb"<!--SERIAL (\d+)-->")
 _JSON_SERIAL = re.compile(rb'"_last-serial"\s*:\s*(\d+)')

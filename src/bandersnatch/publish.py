@@ -27,10 +27,9 @@ from .layout import (
 )
 from .ledger import Ledger
 from .listing import listed_files
-from .models import ProjectName, SimpleFormat, SimplePage
+from .models import Expected, ProjectName, SimpleFormat, SimplePage
 from .pages import PageOptions, render_project_html, render_project_json
 from .storage import Storage
-from .verification import Expected
 
 log = logging.getLogger(__name__)
 

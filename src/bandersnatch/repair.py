@@ -13,10 +13,11 @@ from urllib.parse import quote
 from .core_metadata import metadata_from_wheel
 from .errors import StorageError, UpstreamError
 from .layout import METADATA_SUFFIX, metadata_of, package_rel
+from .models import Expected
 from .storage import Storage
 from .upstream.download import Downloader
 from .upstream.session import SessionFactory
-from .verification import CORRUPT, MISSING, Expected, Finding, HashCheck, stat_check
+from .verification import CORRUPT, MISSING, Finding, HashCheck, stat_check
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +75,13 @@ class FileChecker:
         if finding.kind in (MISSING, CORRUPT):
             target, size, sha256 = e.path, e.size, e.sha256
         else:
-            target, size, sha256 = e.metadata_path, None, e.metadata_sha256
+            target, size, sha256 = metadata_of(e.path), None, e.metadata_sha256
             urls = [metadata_of(u) for u in urls]
         if sha256 is None:
             reason = "no sha256 is known to check a download against"
             log.error("%s: cannot repair %s: %s", name, target, reason)
             return reason, 0
-        if target == e.metadata_path and self._metadata_from_wheel(e.path, target, sha256):
+        if target != e.path and self._metadata_from_wheel(e.path, target, sha256):
             log.info("%s: repaired %s from its wheel", name, target)
             return None, 0
         session = self.sessions.get()

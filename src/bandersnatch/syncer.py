@@ -22,7 +22,15 @@ from functools import partial
 from .core_metadata import metadata_from_wheel
 from .errors import NotFound, StorageError, UnsafePath, UpstreamError
 from .layout import metadata_of, package_file
-from .models import PageFile, Project, ProjectName, ProjectResult, ReleaseFile, SimplePage
+from .models import (
+    CompareMethod,
+    PageFile,
+    Project,
+    ProjectName,
+    ProjectResult,
+    ReleaseFile,
+    SimplePage,
+)
 from .pruning import DeletionGuard, Pruner
 from .publish import Publisher
 from .storage import Storage
@@ -44,7 +52,7 @@ class SyncOptions:
     workers: int = 3
     release_files: bool = True
     core_metadata: bool = True
-    compare_method: str = "hash"
+    compare_method: CompareMethod = CompareMethod.HASH
     json_enabled: bool = False
     stop_on_error: bool = False
     prune_filtered: bool = True
@@ -384,7 +392,9 @@ class Syncer:
     def _is_current(self, path: str, size: int, sha256: str) -> bool:
         if self.storage.size(path) != size:
             return False
-        return self.options.compare_method == "stat" or self.storage.sha256(path) == sha256
+        return (
+            self.options.compare_method is CompareMethod.STAT or self.storage.sha256(path) == sha256
+        )
 
     def file_task(self, rf: ReleaseFile) -> FileOutcome:
         target = package_file(rf.path)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from .errors import BadUpstreamData, NotFound, UpstreamError
 from .layout import HTML_LEAF, HTML_LEAVES, JSON_LEAF, json_paths, package_file, simple_dir
-from .models import IndexEntry, Project, ProjectName, SimplePage
+from .models import Expected, IndexEntry, Project, ProjectName, SimplePage
 from .pagemodel import (
     expected_from_html_page,
     expected_from_json_page,
@@ -36,7 +36,6 @@ from .verification import (
     JSON_DOC,
     NO_SOURCE,
     PAGE,
-    Expected,
     Finding,
     ProjectOutcome,
     expected_from_project,

@@ -21,7 +21,7 @@ from ..filters.requirements import file_pins
 from ..journal import Progress, Todo
 from ..layout import GENERATION_FILE, ROOT_STALE, SIMPLE, check_project_name, simple_dir
 from ..ledger import Ledger, from_pages
-from ..models import IndexEntry, ProjectName, normalize
+from ..models import IndexEntry, Outcome, ProjectName, normalize
 from ..removal import has_trace, stored_bytes, stored_files
 from ..runtime import Runtime
 from ..state import mirror_lock
@@ -141,7 +141,7 @@ class _Deletion:
         if todo is not None:
             serial = max(todo.target_serial, entry.serial if entry else 0)
             display = entry.display_name if entry else name
-            state.append_progress(Progress(name, serial, display, "removed"))
+            state.append_progress(Progress(name, serial, display, Outcome.REMOVED))
 
     def _publish_root(self, ledger: Ledger) -> None:
         state = self.rt.state

@@ -32,7 +32,7 @@ from ..layout import (
     is_project_name,
 )
 from ..ledger import Ledger
-from ..models import IndexEntry, ProjectName
+from ..models import CompareMethod, IndexEntry, ProjectName
 from ..runtime import Runtime
 from ..state import mirror_lock
 from ..storage.scan import file_sizes
@@ -126,7 +126,7 @@ class _VerifyRun:
         return self.request.workers or self.rt.config.mirror.verifiers
 
     def _hash_files(self) -> bool:
-        return self.request.hash_files or self.rt.config.mirror.compare_method == "hash"
+        return self.request.hash_files or self.rt.config.mirror.compare_method is CompareMethod.HASH
 
     def _verifier(self, sizes: Mapping[str, int], file_pool: ThreadPoolExecutor) -> ProjectVerifier:
         m = self.rt.config.mirror
