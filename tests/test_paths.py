@@ -8,8 +8,8 @@ import os
 import pytest
 
 from bandersnatch.errors import StorageError, UnsafePath
+from bandersnatch.layout import packages_path, simple_dir
 from bandersnatch.models import ProjectName
-from bandersnatch.paths import packages_path, simple_dir
 from bandersnatch.storage import FilesystemStorage
 
 GOOD = "https://files.pythonhosted.org/packages/ab/cd/0123456789/foo-1.0.tar.gz"

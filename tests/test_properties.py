@@ -2,7 +2,7 @@
 reads it keeps its promises.
 
 - names: ``models.project_name`` gives a normalized name or None, never a path;
-- paths: ``paths.packages_path`` gives a relative path that stays below ``web/packages``;
+- paths: ``layout.packages_path`` gives a relative path that stays below ``web/packages``;
 - pages: the HTML and JSON rendered from any strings escape them and read back the same;
 - feeds and documents: the parsers raise only their documented errors, never accept an
   invalid name, and every serial they hand on is one the mirror can store and send back;
@@ -31,6 +31,14 @@ from packaging.utils import canonicalize_name
 from bandersnatch import pagemodel
 from bandersnatch.config import values
 from bandersnatch.errors import BadUpstreamData, UnsafePath
+from bandersnatch.layout import (
+    MAX_PATH,
+    check_filename,
+    check_project_name,
+    is_project_name,
+    package_file,
+    packages_path,
+)
 from bandersnatch.models import (
     PageFile,
     ProjectName,
@@ -40,14 +48,6 @@ from bandersnatch.models import (
     project_name,
 )
 from bandersnatch.pages import PageOptions, file_url, render_project_html, render_project_json
-from bandersnatch.paths import (
-    MAX_PATH,
-    check_filename,
-    check_project_name,
-    is_project_name,
-    package_file,
-    packages_path,
-)
 from bandersnatch.storage import FilesystemStorage
 from bandersnatch.upstream import fields, metadata, simple
 from bandersnatch.upstream.changelog import ChangelogClient

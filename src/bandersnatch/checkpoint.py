@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import time
 
+from .layout import CHECKPOINT
 from .models import ProjectName
 from .storage import Storage
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT = "verify.checkpoint"
 
 
 class Checkpoint:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
-from .models import ProjectName, normalize, normalize_many
+from .models import Outcome, ProjectName, normalize, normalize_many
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,11 @@ class Progress:
     name: ProjectName
     serial: int
     display_name: str
-    outcome: str  # "ok", "partial" (pages written, some files failed) or "removed"
+    outcome: Outcome
 
 
-OUTCOMES = ("ok", "partial", "removed")
+OUTCOMES = frozenset(outcome.value for outcome in Outcome)
+_PARTIAL = Outcome.PARTIAL.value
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,11 @@ def progress_line(entry: Progress) -> str:
 def add_finished(done: dict[ProjectName, int], chunk: ProgressColumns) -> None:
     """Record in ``done`` the projects of ``chunk`` that are done (synced or removed, not
     partial), at the serial reached; a later line about a project wins."""
-    if "partial" not in chunk.outcomes:
+    if _PARTIAL not in chunk.outcomes:
         done.update(zip(chunk.names, map(int, chunk.serials), strict=True))
         return
     for name, serial, outcome in zip(chunk.names, chunk.serials, chunk.outcomes, strict=True):
-        if outcome != "partial":
+        if outcome != _PARTIAL:
             done[name] = int(serial)
 
 
@@ -135,7 +136,7 @@ def _progress_columns(text: str) -> ProgressColumns:
     if text.count(" ") == 3 * count:
         words = text.replace("\n", " ").split(" ")
         names, serials, outcomes = words[0:-1:4], words[1::4], words[2::4]
-        if all(map(str.isdigit, serials)) and set(outcomes) <= set(OUTCOMES):
+        if all(map(str.isdigit, serials)) and set(outcomes) <= OUTCOMES:
             return ProgressColumns(cast(list[ProjectName], names), serials, outcomes, words[3::4])
     columns = ProgressColumns([], [], [], [])
     for line in text.splitlines():

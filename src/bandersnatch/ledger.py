@@ -19,6 +19,17 @@ from collections.abc import Iterable, Mapping
 from typing import cast
 
 from .journal import ProgressColumns
+from .layout import (
+    HTML_LEAF,
+    JSON_LEAF,
+    LEDGER,
+    LEDGER_STAMP,
+    ROOT_HTML_PAGES,
+    ROOT_JSON_PAGE,
+    SIMPLE,
+    V1_HTML_LEAF,
+    is_project_name,
+)
 from .ledgerfile import (
     LINE,
     RECORDS,
@@ -31,14 +42,13 @@ from .ledgerfile import (
     vouched,
     write_stamp,
 )
-from .models import IndexEntry, ProjectName, SimpleFormat, normalize
+from .models import IndexEntry, Outcome, ProjectName, SimpleFormat, normalize
 from .pagemodel import page_serial, page_title
 from .pages import root_page_shape, splice_root_html, splice_root_json
-from .paths import is_project_name
 from .splicing import find, splice
-from .state import LEDGER, LEDGER_STAMP, ROOT_HTML_PAGES, ROOT_JSON_PAGE
 from .storage import Storage
 
+_REMOVED = Outcome.REMOVED.value
 SPLICE_LIMIT = 5000
 """Beyond this many changes a whole render is cheaper than a binary search per change."""
 
@@ -150,9 +160,9 @@ class Ledger:
         """What the journal records (the last line about a project wins)."""
         for c in chunks:
             lines = map(LINE, c.names, c.serials, c.display_names)
-            if "removed" in c.outcomes:
+            if _REMOVED in c.outcomes:
                 for name, line, outcome in zip(c.names, lines, c.outcomes, strict=True):
-                    if outcome == "removed":
+                    if outcome == _REMOVED:
                         self.remove(name)
                     else:
                         self._put(name, line)
@@ -229,11 +239,11 @@ class Ledger:
 def from_pages(storage: Storage, hash_index: bool) -> Ledger:
     """Rebuild the ledger by reading each project's page: a one-off for a mirror that has
     no ledger yet (one written by pypa/bandersnatch, or one whose ledger was deleted)."""
-    top = [n for n in storage.list_dir("web/simple") if is_project_name(n)]
+    top = [n for n in storage.list_dir(SIMPLE) if is_project_name(n)]
     dirs = (
-        [f"web/simple/{d}/{n}" for d in top for n in storage.list_dir(f"web/simple/{d}")]
+        [f"{SIMPLE}/{d}/{n}" for d in top for n in storage.list_dir(f"{SIMPLE}/{d}")]
         if hash_index
-        else [f"web/simple/{n}" for n in top]
+        else [f"{SIMPLE}/{n}" for n in top]
     )
     dirs = [d for d in dirs if is_project_name(d.rsplit("/", 1)[1])]
     entries = (_entry_from_pages(storage, project_dir) for project_dir in dirs)
@@ -244,9 +254,9 @@ def _entry_from_pages(storage: Storage, project_dir: str) -> IndexEntry | None:
     """Serial from the JSON page (or the HTML page's SERIAL comment); display name from the
     HTML title, since PEP 691 JSON carries only the normalized name."""
     name = normalize(project_dir.rsplit("/", 1)[1])
-    json_page = storage.read_bytes(f"{project_dir}/index.v1_json")
-    html_page = storage.read_bytes(f"{project_dir}/index.html") or storage.read_bytes(
-        f"{project_dir}/index.v1_html"
+    json_page = storage.read_bytes(f"{project_dir}/{JSON_LEAF}")
+    html_page = storage.read_bytes(f"{project_dir}/{HTML_LEAF}") or storage.read_bytes(
+        f"{project_dir}/{V1_HTML_LEAF}"
     )
     if json_page is None and html_page is None:
         return None

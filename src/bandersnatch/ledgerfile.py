@@ -18,6 +18,7 @@ from operator import itemgetter, methodcaller
 from typing import cast
 
 from .errors import StateError
+from .layout import LEDGER, LEDGER_STAMP, ROOT_HTML_PAGES, ROOT_JSON_PAGE
 from .models import IndexEntry, ProjectName, SimpleFormat, normalize_many
 from .pages import (
     ROOT_HTML_HEAD,
@@ -28,7 +29,6 @@ from .pages import (
     root_json_records,
 )
 from .splicing import Lines
-from .state import LEDGER, LEDGER_STAMP, ROOT_HTML_PAGES, ROOT_JSON_PAGE
 from .storage import Storage
 
 _CHUNK = 50_000

@@ -8,11 +8,10 @@ same parsers (``pagemodel``).
 
 from __future__ import annotations
 
-from .models import ProjectName
+from .layout import HTML_LEAVES, JSON_LEAF, simple_dir
+from .models import Expected, ProjectName
 from .pagemodel import expected_from_html_page, expected_from_json_page
-from .paths import simple_dir
 from .storage import Storage
-from .verification import Expected
 
 
 def listed_files(
@@ -22,12 +21,12 @@ def listed_files(
 
     ``root_uri``: the mirror's own absolute link prefix, if its pages use one."""
     base = simple_dir(name, hash_index)
-    raw = storage.read_bytes(f"{base}/index.v1_json")
+    raw = storage.read_bytes(f"{base}/{JSON_LEAF}")
     if raw is not None:
         parsed = expected_from_json_page(raw, root_uri)
         if parsed is not None:
             return parsed
-    for leaf in ("index.html", "index.v1_html"):
+    for leaf in HTML_LEAVES:
         html = storage.read_bytes(f"{base}/{leaf}")
         if html is not None:
             return expected_from_html_page(html, root_uri)

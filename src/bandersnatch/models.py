@@ -1,4 +1,4 @@
-"""Frozen records that flow between the layers.
+"""Frozen records that flow between the layers, and the enumerations they carry.
 
 Upstream documents are parsed into these at the edge (``upstream/``); planning, filters,
 pages and the syncer only ever see these records, never raw dicts.
@@ -70,6 +70,17 @@ def project_names(displays: Sequence[object]) -> list[ProjectName | None]:
     return [project_name(display) for display in displays]
 
 
+class TextEnum(str, enum.Enum):
+    """An enumeration whose members are their text: written to files and logs as it, and
+    equal to it (a journal column read back compares equal to a member)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
 class SimpleFormat(enum.Enum):
     """Which simple-page formats the mirror publishes (``[mirror] simple-format``)."""
 
@@ -86,12 +97,54 @@ class SimpleFormat(enum.Enum):
         return self in (SimpleFormat.ALL, SimpleFormat.JSON)
 
 
+class CompareMethod(TextEnum):
+    """How the syncer tells a stored file is current (``[mirror] compare-method``)."""
+
+    HASH = "hash"
+    """Size and sha256."""
+    STAT = "stat"
+    """Size alone."""
+
+
+class FeedKind(TextEnum):
+    """Which upstream protocol tells what changed (``[mirror] change-feed``)."""
+
+    XMLRPC = "xmlrpc"
+    """PyPI's XML-RPC changelog (project metadata from the JSON API)."""
+    SIMPLE = "simple"
+    """The PEP 691 root index of any simple index (project metadata from its pages)."""
+
+
+class Outcome(TextEnum):
+    """How a project's sync ended, as the progress journal records it."""
+
+    OK = "ok"
+    PARTIAL = "partial"
+    """Pages written, some files failed."""
+    REMOVED = "removed"
+
+
+class FindingKind(TextEnum):
+    """What ``verify`` found wrong."""
+
+    MISSING = "missing"
+    CORRUPT = "corrupt"
+    META_MISSING = "metadata-missing"
+    META_CORRUPT = "metadata-corrupt"
+    PAGE = "page"
+    ROOT = "root-index"
+    JSON_DOC = "json"
+    """The stored JSON API document does not parse."""
+    NO_SOURCE = "no-source"
+    """Neither pages nor stored metadata say which files the project has."""
+
+
 @dataclass(frozen=True)
 class ReleaseFile:
     """One distribution file as upstream describes it.
 
     ``path`` is the file's location relative to ``web/packages/``, already checked to be
-    safe (see ``paths.packages_path``).
+    safe (see ``layout.packages_path``).
     """
 
     filename: str
@@ -109,14 +162,6 @@ class ReleaseFile:
     upload_time: str | None = None
     core_metadata_sha256: str | None = None
     """Set when upstream offers a PEP 658 ``.metadata`` file; the sha256 of its bytes."""
-
-    @property
-    def metadata_path(self) -> str:
-        return self.path + ".metadata"
-
-    @property
-    def metadata_url(self) -> str:
-        return self.url + ".metadata"
 
 
 @dataclass(frozen=True)
@@ -155,6 +200,18 @@ class SimplePage:
     serial: int
     versions: tuple[str, ...]
     files: tuple[PageFile, ...]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A file a project should have: ``web/packages/...`` with what is known about it."""
+
+    path: str
+    size: int | None
+    sha256: str | None
+    metadata_sha256: str | None
+    release: ReleaseFile | None = None
+    """Set when the stored metadata describes the file (it then has the upstream URL)."""
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,14 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from .errors import UnsafePath
-from .models import PageFile, ProjectName, ReleaseFile, SimplePage
-from .paths import check_segment
-from .verification import Expected
+from .layout import PACKAGES, PAGE_LINK_PREFIX, check_segment
+from .models import Expected, PageFile, ProjectName, ReleaseFile, SimplePage
 
-_RELATIVE = "../../packages/"
 _SERIAL = re.compile(rb"<!--SERIAL (\d+)-->")
 _JSON_SERIAL = re.compile(rb'"_last-serial"\s*:\s*(\d+)')
 _ANCHOR = re.compile(r'<a [^>]*href="([^"]+)"[^>]*>', re.IGNORECASE)
 _CORE = re.compile(r'data-(?:core|dist-info)-metadata="sha256=([0-9a-f]{64})"')
 _TITLE = re.compile(rb"<title>Links for (.*?)</title>")
-PACKAGES = "web/packages/"
 
 
 def rel_path(url: str, root_uri: str | None = None) -> str | None:
@@ -32,8 +29,8 @@ def rel_path(url: str, root_uri: str | None = None) -> str | None:
     upstream link on a ``release-files = false`` mirror) or one that would leave the mirror.
 
     Relative links are this mirror's; absolute ones only when below ``root_uri``."""
-    if url.startswith(_RELATIVE):
-        rel = url[len(_RELATIVE) :]
+    if url.startswith(PAGE_LINK_PREFIX):
+        rel = url[len(PAGE_LINK_PREFIX) :]
         if "%" in rel:
             rel = unquote(rel)
         if rel.isprintable() and not (
@@ -70,8 +67,8 @@ def expected_from_json_page(raw: bytes, root_uri: str | None = None) -> tuple[Ex
             sha256 = entry.get("hashes", {}).get("sha256")
             core = entry.get("core-metadata")
             size = entry.get("size")
-            expected[PACKAGES + rel] = Expected(
-                PACKAGES + rel,
+            expected[f"{PACKAGES}/{rel}"] = Expected(
+                f"{PACKAGES}/{rel}",
                 size if isinstance(size, int) else None,
                 sha256 if isinstance(sha256, str) else None,
                 core.get("sha256") if isinstance(core, dict) else None,
@@ -91,8 +88,8 @@ def expected_from_html_page(raw: bytes, root_uri: str | None = None) -> tuple[Ex
             continue
         algo, _, digest = fragment.partition("=")
         core = _CORE.search(anchor.group(0))
-        expected[PACKAGES + rel] = Expected(
-            PACKAGES + rel,
+        expected[f"{PACKAGES}/{rel}"] = Expected(
+            f"{PACKAGES}/{rel}",
             None,
             digest if algo == "sha256" and digest else None,
             core.group(1) if core else None,

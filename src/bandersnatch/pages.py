@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from packaging.version import InvalidVersion, Version
 
+from .layout import HTML_LEAF, JSON_LEAF, PAGE_LINK_PREFIX, V1_HTML_LEAF
 from .models import IndexEntry, PageFile, ProjectName, SimplePage, normalize
 from .splicing import Lines, splice
 
@@ -25,10 +26,6 @@ JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
 V1_HTML_CONTENT_TYPE = "application/vnd.pypi.simple.v1+html"
 HTML_CONTENT_TYPE = "text/html"
 """PEP 691's three content types; ``text/html`` is the legacy alias of the v1 HTML page."""
-
-HTML_LEAF, V1_HTML_LEAF, JSON_LEAF = "index.html", "index.v1_html", "index.v1_json"
-"""The file names a page directory (``web/simple/`` or a project's) holds its pages under:
-the same HTML page twice (legacy name and v1 name) and the JSON page."""
 
 PAGE_LEAVES = {HTML_CONTENT_TYPE: HTML_LEAF, V1_HTML_CONTENT_TYPE: V1_HTML_LEAF,
                JSON_CONTENT_TYPE: JSON_LEAF}  # fmt: skip
@@ -63,7 +60,7 @@ def file_url(pf: PageFile, opts: PageOptions) -> str:
     quoted = quote(pf.file.path, safe="/")
     if opts.root_uri:
         return f"{opts.root_uri}/packages/{quoted}"
-    return f"../../packages/{quoted}"
+    return f"{PAGE_LINK_PREFIX}{quoted}"
 
 
 def _digest(pf: PageFile, opts: PageOptions) -> tuple[str, str]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from .layout import package_file
 from .models import Project, ProjectName, ProjectResult
-from .paths import package_file
 from .publish import Publisher
 from .storage import Storage
 

@@ -11,13 +11,25 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .layout import (
+    HTML_LEAF,
+    HTML_LEAVES,
+    JSON_LEAF,
+    LEAVES,
+    PACKAGES,
+    PYPI_DIR,
+    SIMPLE,
+    V1_HTML_LEAF,
+    VERSIONS,
+    json_paths,
+    metadata_of,
+    simple_dir,
+)
 from .ledger import Ledger
 from .listing import listed_files
-from .models import ProjectName, SimpleFormat, SimplePage
+from .models import Expected, ProjectName, SimpleFormat, SimplePage
 from .pages import PageOptions, render_project_html, render_project_json
-from .paths import json_paths, simple_dir
 from .storage import Storage
-from .verification import Expected
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +50,22 @@ class Publisher:
         written = []
         if self.simple_format.html:
             html = render_project_html(page, self.options).encode("utf-8")
-            self.storage.write_bytes(f"{base}/index.v1_html", html)
+            self.storage.write_bytes(f"{base}/{V1_HTML_LEAF}", html)
             if self.keep_index_versions > 0:
                 written += self._versioned_index(base, page.serial, html)
             else:  # the same page under both names, written once
-                self.storage.link(f"{base}/index.html", f"{base}/index.v1_html")
-                written.append(f"{base}/index.html")
-            written.append(f"{base}/index.v1_html")
+                self.storage.link(f"{base}/{HTML_LEAF}", f"{base}/{V1_HTML_LEAF}")
+                written.append(f"{base}/{HTML_LEAF}")
+            written.append(f"{base}/{V1_HTML_LEAF}")
         else:
-            for leaf in ("index.html", "index.v1_html"):
+            for leaf in HTML_LEAVES:
                 self.storage.delete(f"{base}/{leaf}")
         if self.simple_format.json:
             body = render_project_json(page, self.options).encode("utf-8")
-            self.storage.write_bytes(f"{base}/index.v1_json", body)
-            written.append(f"{base}/index.v1_json")
+            self.storage.write_bytes(f"{base}/{JSON_LEAF}", body)
+            written.append(f"{base}/{JSON_LEAF}")
         else:
-            self.storage.delete(f"{base}/index.v1_json")
+            self.storage.delete(f"{base}/{JSON_LEAF}")
         if self.cleanup_legacy and page.display_name.lower() != page.name:
             self._remove_legacy_dir(page.display_name)
         return written
@@ -62,16 +74,16 @@ class Publisher:
         """``keep_index_versions``: ``index.html`` links the newest of the last N copies in
         ``versions/index_<serial>_<UTC time>.html``."""
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        version = f"{base}/versions/index_{serial}_{stamp}.html"
+        version = f"{base}/{VERSIONS}/index_{serial}_{stamp}.html"
         self.storage.write_bytes(version, html)
-        self.storage.symlink(f"{base}/index.html", version)
+        self.storage.symlink(f"{base}/{HTML_LEAF}", version)
         kept = sorted(
-            (n for n in self.storage.list_dir(f"{base}/versions") if n.startswith("index_")),
+            (n for n in self.storage.list_dir(f"{base}/{VERSIONS}") if n.startswith("index_")),
             key=lambda n: (int(n.split("_")[1]) if n.split("_")[1].isdigit() else 0, n),
         )
         for old in kept[: -self.keep_index_versions]:
-            self.storage.delete(f"{base}/versions/{old}")
-        return [version, f"{base}/index.html"]
+            self.storage.delete(f"{base}/{VERSIONS}/{old}")
+        return [version, f"{base}/{HTML_LEAF}"]
 
     def json_document(self, name: ProjectName, document: bytes) -> list[str]:
         """``web/json/<name>`` and the ``web/pypi/<name>/json`` link to it."""
@@ -95,8 +107,8 @@ class Publisher:
         removed = 0
         for path in paths:
             removed += self.storage.delete(path)
-            self.storage.delete(path + ".metadata")
-            self.storage.remove_empty_dirs(path.rsplit("/", 1)[0], "web/packages")
+            self.storage.delete(metadata_of(path))
+            self.storage.remove_empty_dirs(path.rsplit("/", 1)[0], PACKAGES)
         return removed
 
     def remove_project(self, name: ProjectName) -> int:
@@ -105,17 +117,17 @@ class Publisher:
         Returns the number of files removed."""
         listed = self.listing(name) or ()
         base = simple_dir(name, self.hash_index)
-        for leaf in ("index.html", "index.v1_html", "index.v1_json"):
+        for leaf in LEAVES:
             self.storage.delete(f"{base}/{leaf}")
             self.storage.discard_partial(f"{base}/{leaf}")
-        for old in self.storage.list_dir(f"{base}/versions"):
-            self.storage.delete(f"{base}/versions/{old}")
-        self.storage.remove_empty_dirs(f"{base}/versions", "web/simple")
-        self.storage.remove_empty_dirs(base, "web/simple")
+        for old in self.storage.list_dir(f"{base}/{VERSIONS}"):
+            self.storage.delete(f"{base}/{VERSIONS}/{old}")
+        self.storage.remove_empty_dirs(f"{base}/{VERSIONS}", SIMPLE)
+        self.storage.remove_empty_dirs(base, SIMPLE)
         path, alias = json_paths(name)
         self.storage.delete(path)
         self.storage.delete(alias)
-        self.storage.remove_empty_dirs(alias.rsplit("/", 1)[0], "web/pypi")
+        self.storage.remove_empty_dirs(alias.rsplit("/", 1)[0], PYPI_DIR)
         return self.delete_files(f.path for f in listed)
 
     def root_index(self, ledger: Ledger, serial: int) -> list[str]:
@@ -130,8 +142,8 @@ class Publisher:
         never sees this delete the project's own directory."""
         if "/" in display_name or display_name.startswith("."):
             return
-        legacy = f"web/simple/{display_name}"
+        legacy = f"{SIMPLE}/{display_name}"
         for leaf in self.storage.list_dir(legacy):
             self.storage.delete(f"{legacy}/{leaf}")
-        self.storage.remove_empty_dirs(legacy, "web/simple")
+        self.storage.remove_empty_dirs(legacy, SIMPLE)
         log.debug("removed legacy directory %s", legacy)

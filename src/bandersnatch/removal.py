@@ -10,13 +10,11 @@ import json
 from collections.abc import Iterable
 
 from .errors import BadUpstreamData
+from .layout import LEAVES, json_paths, metadata_of, package_file, simple_dir
 from .models import ProjectName
 from .pagemodel import expected_from_html_page, expected_from_json_page
-from .paths import json_paths, package_file, simple_dir
 from .storage import Storage
 from .upstream.metadata import parse_project
-
-PAGE_LEAVES = ("index.html", "index.v1_html", "index.v1_json")
 
 
 def stored_files(
@@ -25,7 +23,7 @@ def stored_files(
     """``web/packages/...`` paths the project's pages or stored metadata list."""
     base = simple_dir(name, hash_index)
     paths: set[str] = set()
-    for leaf in PAGE_LEAVES:
+    for leaf in LEAVES:
         raw = storage.read_bytes(f"{base}/{leaf}")
         if raw is not None:
             listed = expected_from_json_page(raw, root_uri) if leaf.endswith("json") else None
@@ -46,7 +44,7 @@ def stored_files(
 def has_trace(storage: Storage, name: ProjectName, hash_index: bool) -> bool:
     """True when the project has a page or a stored JSON document."""
     base = simple_dir(name, hash_index)
-    pages = (f"{base}/{leaf}" for leaf in PAGE_LEAVES)
+    pages = (f"{base}/{leaf}" for leaf in LEAVES)
     return any(storage.exists(p) for p in (*pages, *json_paths(name)))
 
 
@@ -54,7 +52,7 @@ def stored_bytes(storage: Storage, paths: Iterable[str]) -> tuple[int, int]:
     """(files, bytes) stored for these paths, ``.metadata`` files included."""
     count = total = 0
     for path in paths:
-        for candidate in (path, path + ".metadata"):
+        for candidate in (path, metadata_of(path)):
             size = storage.size(candidate)
             if size is not None:
                 count += 1

@@ -12,10 +12,12 @@ from urllib.parse import quote
 
 from .core_metadata import metadata_from_wheel
 from .errors import StorageError, UpstreamError
+from .layout import METADATA_SUFFIX, metadata_of, package_rel
+from .models import Expected
 from .storage import Storage
 from .upstream.download import Downloader
 from .upstream.session import SessionFactory
-from .verification import CORRUPT, MISSING, Expected, Finding, HashCheck, stat_check
+from .verification import CORRUPT, MISSING, Finding, HashCheck, stat_check
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ class FileChecker:
         if not self.repair:
             return findings, [(f, "dry run") for f in findings], 0
         by_path = {e.path: e for e in expected}
-        jobs = [(f, by_path[f.path.removesuffix(".metadata")]) for f in findings]
+        jobs = [(f, by_path[f.path.removesuffix(METADATA_SUFFIX)]) for f in findings]
         results = list(self.pool.map(lambda job: self._repair(name, *job), jobs))
         failed = [(f, why) for (f, _), (why, _) in zip(jobs, results, strict=True) if why]
         return findings, failed, sum(n for _, n in results)
@@ -67,19 +69,19 @@ class FileChecker:
 
     def _repair(self, name: str, finding: Finding, e: Expected) -> tuple[str | None, int]:
         """(failure reason or None, bytes downloaded): fetch the file again, digest-checked."""
-        rel = e.path.removeprefix("web/packages/")
+        rel = package_rel(e.path)
         url = e.release.url if e.release else f"{self.files_base}/packages/{quote(rel)}"
         urls = self.downloader.sources(url, rel)
         if finding.kind in (MISSING, CORRUPT):
             target, size, sha256 = e.path, e.size, e.sha256
         else:
-            target, size, sha256 = e.metadata_path, None, e.metadata_sha256
-            urls = [u + ".metadata" for u in urls]
+            target, size, sha256 = metadata_of(e.path), None, e.metadata_sha256
+            urls = [metadata_of(u) for u in urls]
         if sha256 is None:
             reason = "no sha256 is known to check a download against"
             log.error("%s: cannot repair %s: %s", name, target, reason)
             return reason, 0
-        if target == e.metadata_path and self._metadata_from_wheel(e.path, target, sha256):
+        if target != e.path and self._metadata_from_wheel(e.path, target, sha256):
             log.info("%s: repaired %s from its wheel", name, target)
             return None, 0
         session = self.sessions.get()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from . import filters
 from .config import Config
 from .config.records import MirrorConfig
+from .models import FeedKind
 from .pages import PageOptions
 from .pruning import DeletionGuard
 from .publish import Publisher
@@ -88,7 +89,7 @@ class Runtime:
                 )
             )
 
-        if m.change_feed == "simple":
+        if m.change_feed is FeedKind.SIMPLE:
             return simple()
         changelog = ChangelogClient(
             session, m.master, m.timeout, self.policy, m.global_timeout, m.max_document_size
@@ -102,7 +103,7 @@ class Runtime:
             m.timeout,
             self.policy,
             cache_bust=m.cache_bust,
-            source="simple" if m.change_feed == "simple" else "json",
+            source="simple" if m.change_feed is FeedKind.SIMPLE else "json",
             deadline=m.global_timeout,
             max_document=m.max_document_size,
         )

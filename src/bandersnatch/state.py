@@ -1,16 +1,6 @@
 """The mirror's own state: lock, generation, status, todo, progress journal (their formats:
-``journal.py``), failure history; where the ledger lives (``ledger.py`` reads and writes it).
-
-Layout (compatible with pypa/bandersnatch, plus files of our own)::
-
-    <directory>/.lock          held for the whole run
-    <directory>/generation     layout version ("5")
-    <directory>/status         last serial the whole mirror reached
-    <directory>/todo           target serial, then "name serial" lines (only while incomplete)
-    <directory>/todo.progress  append-only journal of projects finished since the ledger was
-                               last written
-    <directory>/projects       ledger: "name<TAB>serial<TAB>display name" for every project
-    <directory>/projects.stamp which of the ledger and root pages are in step (ledger.py)
+``journal.py``), failure history; the ledger is read and written by ``ledger.py``. Where
+each file lives (compatible with pypa/bandersnatch, plus files of our own): ``layout``.
 
 The journal lets a run record progress with one appended line per project instead of
 rewriting the whole todo (no quadratic I/O on a first sync); with the ledger it is the record
@@ -33,55 +23,33 @@ import filelock
 
 from .errors import MirrorLocked, StateError
 from .journal import Progress, ProgressColumns, Todo, parse_todo, progress_chunks, progress_line
+from .layout import (
+    FAILURES,
+    GENERATION,
+    GENERATION_FILE,
+    LAST_MODIFIED,
+    LOCK,
+    PROGRESS,
+    ROOT_PAGES,
+    STATE_FILES,
+    STATUS,
+    TODO,
+)
 from .models import ProjectName
 from .storage import Storage
 
 log = logging.getLogger(__name__)
-
-GENERATION = 5
-STATUS, TODO, PROGRESS, LEDGER, GENERATION_FILE = (
-    "status",
-    "todo",
-    "todo.progress",
-    "projects",
-    "generation",
-)
-LEDGER_STAMP = "projects.stamp"
-ROOT_HTML_PAGES = ("web/simple/index.html", "web/simple/index.v1_html")
-ROOT_JSON_PAGE = "web/simple/index.v1_json"
-FEED_VALIDATOR = "feed-validator"
-"""What the change feed last said about itself (the simple index's ETag), for a
-conditional request next run."""
-FAILURES = "failures"
-"""JSON: project -> {"since": epoch, "runs": n, "reason": text} for projects still failing."""
-FILTERS = "filters"
-"""A fingerprint of the filter config the mirror was last synced with."""
-ROOT_STALE = "root-index-stale"
-"""Present when ``sync --skip-simple-root`` changed the ledger but not the root index."""
-LAST_MODIFIED = "web/last-modified"
-_STATE_FILES = (
-    STATUS,
-    TODO,
-    LEDGER,
-    LEDGER_STAMP,
-    GENERATION_FILE,
-    FAILURES,
-    FILTERS,
-    FEED_VALIDATOR,
-    LAST_MODIFIED,
-)
-_ROOT_PAGES = (*ROOT_HTML_PAGES, ROOT_JSON_PAGE)
 
 
 @contextmanager
 def mirror_lock(directory: Path) -> Iterator[None]:
     """Hold ``<directory>/.lock`` for the whole block, or raise MirrorLocked at once."""
     directory.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(directory / ".lock"), timeout=0)
+    lock = filelock.FileLock(str(directory / LOCK), timeout=0)
     try:
         lock.acquire()
     except filelock.Timeout:
-        raise MirrorLocked(str(directory / ".lock")) from None
+        raise MirrorLocked(str(directory / LOCK)) from None
     try:
         yield
     finally:
@@ -107,7 +75,7 @@ class MirrorState:
         """Remove temp files a killed run left beside state files and the root index.
 
         Their names are fixed (one writer, under the lock), so no directory is scanned."""
-        for path in (*_STATE_FILES, *_ROOT_PAGES):
+        for path in (*STATE_FILES, *ROOT_PAGES):
             self.storage.discard_partial(path)
 
     def read_text(self, name: str) -> str | None:

@@ -21,8 +21,16 @@ from functools import partial
 
 from .core_metadata import metadata_from_wheel
 from .errors import NotFound, StorageError, UnsafePath, UpstreamError
-from .models import PageFile, Project, ProjectName, ProjectResult, ReleaseFile, SimplePage
-from .paths import package_file
+from .layout import metadata_of, package_file
+from .models import (
+    CompareMethod,
+    PageFile,
+    Project,
+    ProjectName,
+    ProjectResult,
+    ReleaseFile,
+    SimplePage,
+)
 from .pruning import DeletionGuard, Pruner
 from .publish import Publisher
 from .storage import Storage
@@ -44,7 +52,7 @@ class SyncOptions:
     workers: int = 3
     release_files: bool = True
     core_metadata: bool = True
-    compare_method: str = "hash"
+    compare_method: CompareMethod = CompareMethod.HASH
     json_enabled: bool = False
     stop_on_error: bool = False
     prune_filtered: bool = True
@@ -384,7 +392,9 @@ class Syncer:
     def _is_current(self, path: str, size: int, sha256: str) -> bool:
         if self.storage.size(path) != size:
             return False
-        return self.options.compare_method == "stat" or self.storage.sha256(path) == sha256
+        return (
+            self.options.compare_method is CompareMethod.STAT or self.storage.sha256(path) == sha256
+        )
 
     def file_task(self, rf: ReleaseFile) -> FileOutcome:
         target = package_file(rf.path)
@@ -410,7 +420,7 @@ class Syncer:
                 rf, target, body, fresh=needed
             )
         if meta_wrote:
-            written += (target + ".metadata",)
+            written += (metadata_of(target),)
         return FileOutcome(
             rf,
             stored=True,
@@ -434,7 +444,7 @@ class Syncer:
         expected = rf.core_metadata_sha256
         if not self.options.core_metadata or expected is None:
             return False, False, 0, None
-        meta_target = target + ".metadata"
+        meta_target = metadata_of(target)
         if not fresh and self.storage.sha256(meta_target) == expected:
             return True, False, 0, None
         if rf.filename.endswith(".whl"):
@@ -446,7 +456,7 @@ class Syncer:
             if data is not None:
                 self.storage.write_bytes(meta_target, data)
                 return True, True, 0, None
-        urls = [u + ".metadata" for u in self.downloader.sources(rf.url, rf.path)]
+        urls = [metadata_of(u) for u in self.downloader.sources(rf.url, rf.path)]
         try:
             fetched = self.downloader.fetch(
                 self.sessions.get(), self.storage, urls, meta_target, None, expected

@@ -11,35 +11,23 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .models import PageFile, Project, ProjectName, ReleaseFile, SimplePage
-from .paths import package_file
+from .layout import metadata_of, package_file
+from .models import Expected, FindingKind, PageFile, Project, ProjectName, SimplePage
 
-MISSING, CORRUPT = "missing", "corrupt"
-META_MISSING, META_CORRUPT = "metadata-missing", "metadata-corrupt"
-PAGE, ROOT, JSON_DOC, NO_SOURCE = "page", "root-index", "json", "no-source"
-FILE_KINDS = frozenset({MISSING, CORRUPT, META_MISSING, META_CORRUPT})
+MISSING, CORRUPT = FindingKind.MISSING, FindingKind.CORRUPT
+META_MISSING, META_CORRUPT = FindingKind.META_MISSING, FindingKind.META_CORRUPT
+PAGE, ROOT, JSON_DOC, NO_SOURCE = (
+    FindingKind.PAGE,
+    FindingKind.ROOT,
+    FindingKind.JSON_DOC,
+    FindingKind.NO_SOURCE,
+)
 PYPI, PYPI_FILES = "https://pypi.org", "https://files.pythonhosted.org"
 
 
 @dataclass(frozen=True)
-class Expected:
-    """A file a project should have: ``web/packages/...`` with what is known about it."""
-
-    path: str
-    size: int | None
-    sha256: str | None
-    metadata_sha256: str | None
-    release: ReleaseFile | None = None
-    """Set when the stored metadata describes the file (it then has the upstream URL)."""
-
-    @property
-    def metadata_path(self) -> str:
-        return self.path + ".metadata"
-
-
-@dataclass(frozen=True)
 class Finding:
-    kind: str
+    kind: FindingKind
     path: str
     size: int | None = None
     """Bytes a repair downloads (when known)."""
@@ -52,7 +40,7 @@ class HashCheck:
 
     path: str
     sha256: str
-    kind: str
+    kind: FindingKind
     size: int | None
 
 
@@ -91,7 +79,7 @@ def referenced(expected: Iterable[Expected]) -> frozenset[str]:
     for e in expected:
         paths.add(e.path)
         if e.metadata_sha256:
-            paths.add(e.metadata_path)
+            paths.add(metadata_of(e.path))
     return frozenset(paths)
 
 
@@ -111,13 +99,14 @@ def stat_check(
             checks.append(HashCheck(e.path, e.sha256, CORRUPT, e.size))
         if not e.metadata_sha256:
             continue
-        meta_size = sizes.get(e.metadata_path)
+        meta = metadata_of(e.path)
+        meta_size = sizes.get(meta)
         if meta_size is None:
-            findings.append(Finding(META_MISSING, e.metadata_path))
+            findings.append(Finding(META_MISSING, meta))
         elif meta_size <= 0:
-            findings.append(Finding(META_CORRUPT, e.metadata_path, None, "empty or unreadable"))
+            findings.append(Finding(META_CORRUPT, meta, None, "empty or unreadable"))
         elif hash_files:
-            checks.append(HashCheck(e.metadata_path, e.metadata_sha256, META_CORRUPT, None))
+            checks.append(HashCheck(meta, e.metadata_sha256, META_CORRUPT, None))
     return findings, checks
 
 
@@ -128,7 +117,7 @@ def page_for(
     with its ``.metadata`` when that is intact too."""
     if release_files:
         files = tuple(
-            PageFile(e.release, e.metadata_sha256 is not None and e.metadata_path not in broken)
+            PageFile(e.release, e.metadata_sha256 is not None and metadata_of(e.path) not in broken)
             for e in expected
             if e.release is not None and e.path not in broken
         )
@@ -153,7 +142,7 @@ class VerifyReport:
     resumed: int = 0
     """Projects an interrupted verify had already finished (not checked again)."""
     checked: int = 0
-    found: Counter[str] = field(default_factory=Counter)
+    found: Counter[FindingKind] = field(default_factory=Counter)
     repair_bytes: int = 0
     repaired: int = 0
     unrepaired: int = 0

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from .errors import BadUpstreamData, NotFound, UpstreamError
-from .models import IndexEntry, Project, ProjectName, SimplePage
+from .layout import HTML_LEAF, HTML_LEAVES, JSON_LEAF, json_paths, package_file, simple_dir
+from .models import Expected, IndexEntry, Project, ProjectName, SimplePage
 from .pagemodel import (
     expected_from_html_page,
     expected_from_json_page,
@@ -25,7 +26,6 @@ from .pagemodel import (
     page_title,
 )
 from .pages import render_project_html, render_project_json
-from .paths import json_paths, package_file, simple_dir
 from .publish import Publisher
 from .repair import FileChecker, log_finding
 from .storage import Storage
@@ -36,7 +36,6 @@ from .verification import (
     JSON_DOC,
     NO_SOURCE,
     PAGE,
-    Expected,
     Finding,
     ProjectOutcome,
     expected_from_project,
@@ -47,7 +46,6 @@ from .verification import (
 log = logging.getLogger(__name__)
 
 ProjectFilter = Callable[[Project], "Project | None"]
-HTML_LEAVES, JSON_LEAF = ("index.html", "index.v1_html"), "index.v1_json"
 
 
 @dataclass(frozen=True)
@@ -79,8 +77,8 @@ class _Pages:
         self.storage = storage
         self.base = base
         self.present = frozenset(storage.list_dir(base))
-        if linked and "index.html" in self.present and not storage.exists(f"{base}/index.html"):
-            self.present -= {"index.html"}  # keep_index_versions: a link to a lost copy
+        if linked and HTML_LEAF in self.present and not storage.exists(f"{base}/{HTML_LEAF}"):
+            self.present -= {HTML_LEAF}  # keep_index_versions: a link to a lost copy
         self._read: dict[str, bytes | None] = {}
 
     def get(self, leaf: str) -> bytes | None:

@@ -19,12 +19,12 @@ from ..config import Config
 from ..errors import ConfigError, Interrupted, UnsafePath, UsageError
 from ..filters.requirements import file_pins
 from ..journal import Progress, Todo
+from ..layout import GENERATION_FILE, ROOT_STALE, SIMPLE, check_project_name, simple_dir
 from ..ledger import Ledger, from_pages
-from ..models import IndexEntry, ProjectName, normalize
-from ..paths import check_project_name, simple_dir
+from ..models import IndexEntry, Outcome, ProjectName, normalize
 from ..removal import has_trace, stored_bytes, stored_files
 from ..runtime import Runtime
-from ..state import GENERATION_FILE, ROOT_STALE, mirror_lock
+from ..state import mirror_lock
 from ..storage.filesystem import is_temp_name
 
 log = logging.getLogger(__name__)
@@ -137,11 +137,11 @@ class _Deletion:
         for leaf in self.rt.storage.list_dir(base):
             if is_temp_name(leaf):  # what a killed page write left behind
                 self.rt.storage.delete(f"{base}/{leaf}")
-        self.rt.storage.remove_empty_dirs(base, "web/simple")
+        self.rt.storage.remove_empty_dirs(base, SIMPLE)
         if todo is not None:
             serial = max(todo.target_serial, entry.serial if entry else 0)
             display = entry.display_name if entry else name
-            state.append_progress(Progress(name, serial, display, "removed"))
+            state.append_progress(Progress(name, serial, display, Outcome.REMOVED))
 
     def _publish_root(self, ledger: Ledger) -> None:
         state = self.rt.state

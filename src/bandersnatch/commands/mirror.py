@@ -17,12 +17,13 @@ from .. import filters
 from ..config import Config
 from ..errors import BadUpstreamData, FeedUnavailable, Interrupted
 from ..journal import Progress, Todo, add_finished
+from ..layout import FEED_VALIDATOR, FILTERS, LAST_MODIFIED, LEDGER, ROOT_STALE
 from ..ledger import Ledger, from_pages
-from ..models import ProjectName, ProjectResult, SyncPlan, SyncReport
+from ..models import FeedKind, Outcome, ProjectName, ProjectResult, SyncPlan, SyncReport
 from ..planning import fingerprint, make_plan
 from ..pruning import DeletionGuard
 from ..runtime import Runtime
-from ..state import FEED_VALIDATOR, FILTERS, LEDGER, ROOT_STALE, mirror_lock
+from ..state import mirror_lock
 from ..syncer import Syncer
 from ..tally import DiffFile, Tally
 from ..upstream.feeds import ChangeFeed, FeedResult
@@ -218,7 +219,7 @@ class _MirrorRun:
         simple``, whose root index *is* that list, or an upstream that serves no XML-RPC):
         poll each listed project."""
         dropped = {n: 0 for n in self.ledger.names() if n not in names}
-        if self.rt.config.mirror.change_feed == "xmlrpc":
+        if self.rt.config.mirror.change_feed is FeedKind.XMLRPC:
             try:
                 if base is None or force:
                     return FeedResult(feed.last_serial(), dict.fromkeys(names, 0) | dropped)
@@ -261,11 +262,11 @@ class _MirrorRun:
             if self.ledger.remove(result.name):
                 self.index_dirty = True
                 self.tally.removed += 1
-            outcome = "removed"
+            outcome = Outcome.REMOVED
         elif result.published:
             self.ledger.set(result.name, result.serial, result.display_name)
             self.index_dirty = True
-            outcome = "partial" if result.failure else "ok"
+            outcome = Outcome.PARTIAL if result.failure else Outcome.OK
         else:
             return
         progress = Progress(result.name, result.serial, result.display_name, outcome)
@@ -283,7 +284,7 @@ class _MirrorRun:
 
         The journal goes last: until then, a crash leaves it to say what is done."""
         state = self.rt.state
-        written = ["web/last-modified"]
+        written = [LAST_MODIFIED]
         if self.index_dirty:
             written += self.rt.publisher.root_index(self.ledger, target)
             state.delete(ROOT_STALE)

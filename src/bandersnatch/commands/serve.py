@@ -16,6 +16,7 @@ from typing import NoReturn, TextIO
 
 from ..config import Config
 from ..errors import ServeError, ServerStopped, UsageError
+from ..layout import WEB
 from ..serving.server import Access, AccessLog, MirrorHTTPServer
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def run(
     config: Config, bind: str, port: int, log_path: Path | None, stop: threading.Event
 ) -> NoReturn:
     """Serve until ``stop`` is set, then raise ``ServerStopped``."""
-    web = config.mirror.directory / "web"
+    web = config.mirror.directory / WEB
     if not web.is_dir():
         raise UsageError(str(web), "no such directory: run bandersnatch mirror first")
     with access_log(log_path) as sink:

@@ -13,11 +13,12 @@ from collections.abc import Iterable
 
 from ..config import Config
 from ..errors import Interrupted
+from ..layout import ROOT_STALE
 from ..ledger import Ledger, from_pages
 from ..models import ProjectFailure, ProjectResult, SyncReport, normalize
 from ..pruning import DeletionGuard
 from ..runtime import Runtime
-from ..state import ROOT_STALE, mirror_lock
+from ..state import mirror_lock
 
 log = logging.getLogger(__name__)
 

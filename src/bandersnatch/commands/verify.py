@@ -20,19 +20,27 @@ from dataclasses import dataclass, field
 from ..checkpoint import Checkpoint
 from ..config import Config
 from ..errors import Interrupted, StorageError
+from ..layout import (
+    GENERATION_FILE,
+    HTML_LEAVES,
+    JSON_DIR,
+    JSON_LEAF,
+    PACKAGES,
+    ROOT_HTML_PAGES,
+    ROOT_STALE,
+    SIMPLE,
+    is_project_name,
+)
 from ..ledger import Ledger
-from ..models import IndexEntry, ProjectName
-from ..paths import is_project_name
+from ..models import CompareMethod, IndexEntry, ProjectName
 from ..runtime import Runtime
-from ..state import GENERATION_FILE, ROOT_STALE, mirror_lock
+from ..state import mirror_lock
 from ..storage.scan import file_sizes
 from ..verification import NO_SOURCE, ROOT, Finding, ProjectOutcome, VerifyReport, upstream_base
 from ..verifier import ProjectVerifier, VerifyOptions
 
 log = logging.getLogger(__name__)
 
-PACKAGES = "web/packages"
-_ROOT_HTML, _ROOT_JSON = ("index.html", "index.v1_html"), ("index.v1_json",)
 _PROGRESS_EVERY = 30.0
 
 
@@ -57,12 +65,12 @@ def run(config: Config, request: VerifyRequest, stop: threading.Event) -> Verify
 def project_dirs(runtime: Runtime) -> set[ProjectName]:
     """Every project that has a page directory (valid normalized names only)."""
     storage, hash_index = runtime.storage, runtime.config.mirror.hash_index
-    top = [n for n in storage.list_dir("web/simple") if is_project_name(n)]
-    names = [n for d in top for n in storage.list_dir(f"web/simple/{d}")] if hash_index else top
+    top = [n for n in storage.list_dir(SIMPLE) if is_project_name(n)]
+    names = [n for d in top for n in storage.list_dir(f"{SIMPLE}/{d}")] if hash_index else top
     found = set()
     for name in names:
         if not is_project_name(name):
-            log.debug("web/simple/%s is not a normalized project name; skipped", name)
+            log.debug("%s/%s is not a normalized project name; skipped", SIMPLE, name)
             continue
         found.add(ProjectName(name))
     return found
@@ -118,7 +126,7 @@ class _VerifyRun:
         return self.request.workers or self.rt.config.mirror.verifiers
 
     def _hash_files(self) -> bool:
-        return self.request.hash_files or self.rt.config.mirror.compare_method == "hash"
+        return self.request.hash_files or self.rt.config.mirror.compare_method is CompareMethod.HASH
 
     def _verifier(self, sizes: Mapping[str, int], file_pool: ThreadPoolExecutor) -> ProjectVerifier:
         m = self.rt.config.mirror
@@ -139,7 +147,7 @@ class _VerifyRun:
             self.rt.metadata_client(),
             self.rt.sessions,
             sizes,
-            frozenset(self.rt.storage.list_dir("web/json")),
+            frozenset(self.rt.storage.list_dir(JSON_DIR)),
             options,
             self.rt.filters.apply,
             file_pool,
@@ -218,13 +226,13 @@ class _VerifyRun:
         rt = self.rt
         desired = {**self.entries, **self.listed}
         fmt = rt.publisher.simple_format
-        leaves = [*(_ROOT_HTML if fmt.html else ()), *(_ROOT_JSON if fmt.json else ())]
-        missing = [leaf for leaf in leaves if not rt.storage.exists(f"web/simple/{leaf}")]
+        leaves = [*(HTML_LEAVES if fmt.html else ()), *((JSON_LEAF,) if fmt.json else ())]
+        missing = [leaf for leaf in leaves if not rt.storage.exists(f"{SIMPLE}/{leaf}")]
         stale = has_ledger and desired != self.entries
         if not missing and not stale:
             return
         detail = f"missing {', '.join(missing)}" if missing else "out of date with the pages"
-        finding = Finding(ROOT, "web/simple/index.html", None, detail)
+        finding = Finding(ROOT, ROOT_HTML_PAGES[0], None, detail)
         log.warning("root index: %s", detail)
         if self.request.dry_run:
             self.report.note(finding, repaired=False)

@@ -24,8 +24,6 @@ from .mirror import read_mirror
 from .records import (
     KNOWN_PLUGINS,
     PLUGIN_GROUP,
-    ChangeFeed,
-    CompareMethod,
     Config,
     FilterConfig,
     MirrorConfig,
@@ -35,8 +33,6 @@ from .records import (
 __all__ = [
     "KNOWN_PLUGINS",
     "PLUGIN_GROUP",
-    "ChangeFeed",
-    "CompareMethod",
     "Config",
     "FilterConfig",
     "MirrorConfig",

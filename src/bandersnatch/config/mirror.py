@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..models import SimpleFormat
+from ..models import CompareMethod, FeedKind, SimpleFormat
 from .records import MirrorConfig
 from .values import (
     Parse,
@@ -38,7 +38,7 @@ logger = logging.getLogger("bandersnatch.config")  # the name the single-module 
 _FILES_HOST = "https://files.pythonhosted.org"
 _HTTP = ("http", "https")
 _PROXY = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
-_CHANGE_FEED = choice({"xmlrpc": "xmlrpc", "simple": "simple"})
+_CHANGE_FEED = choice({kind.value: kind for kind in FeedKind})
 _KEEP_INDEX = integer(0)
 
 MIRROR_KEYS: dict[str, tuple[str, Parse]] = {
@@ -54,7 +54,7 @@ MIRROR_KEYS: dict[str, tuple[str, Parse]] = {
     "hash-index": ("hash_index", boolean),
     "simple-format": ("simple_format", choice({f.value.lower(): f for f in SimpleFormat})),
     "stop-on-error": ("stop_on_error", boolean),
-    "compare-method": ("compare_method", choice({"hash": "hash", "stat": "stat"})),
+    "compare-method": ("compare_method", choice({m.value: m for m in CompareMethod})),
     "digest_name": ("digest_name", choice({d: d for d in ("sha256", "md5", "blake2b_256")})),
     "root_uri": ("root_uri", absolute_url(_HTTP)),
     "diff-file": ("diff_file", any_path),

@@ -9,17 +9,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from ..models import ProjectName, SimpleFormat
+from ..models import CompareMethod, FeedKind, ProjectName, SimpleFormat
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 logger = logging.getLogger("bandersnatch.config")  # the name the single-module config logged as
-
-CompareMethod = Literal["hash", "stat"]
-ChangeFeed = Literal["xmlrpc", "simple"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,7 @@ class MirrorConfig:
     hash_index: bool = False
     simple_format: SimpleFormat = SimpleFormat.ALL
     stop_on_error: bool = False
-    compare_method: CompareMethod = "hash"
+    compare_method: CompareMethod = CompareMethod.HASH
     digest_name: str = "sha256"
     root_uri: str | None = None
     diff_file: Path | None = None
@@ -49,7 +46,7 @@ class MirrorConfig:
     storage_backend: str = "filesystem"
     cleanup: bool = False
     keep_index_versions: int = 0
-    change_feed: ChangeFeed = "xmlrpc"
+    change_feed: FeedKind = FeedKind.XMLRPC
     cache_bust: bool = True
     max_deletions: int = 1000
     prune_filtered: bool = True

@@ -19,6 +19,7 @@ from email.parser import BytesParser
 from urllib.parse import quote, urlsplit
 
 from ..errors import UsageError, redact
+from ..layout import metadata_of
 from ..models import project_name
 from ..pages import JSON_CONTENT_TYPE, V1_HTML_CONTENT_TYPE
 from .clients import CLIENTS, Client
@@ -223,7 +224,7 @@ class FileChecks:
         self.file(file)
         others = [f for f in view.files if f.metadata_sha256 is not None and f is not file]
         for other in others[:_METADATA_HEADS]:
-            resp = self.checker.request(self.client, other.url + ".metadata", "HEAD")
+            resp = self.checker.request(self.client, metadata_of(other.url), "HEAD")
             if resp.status != 200:
                 self.problem(f"{other.filename}.metadata is advertised but answers "
                              f"{self.checker.describe(resp)} (pip fails)")  # fmt: skip
@@ -271,7 +272,7 @@ class FileChecks:
         self.row("file Range", "; ".join(results))
 
     def metadata(self, file: FileLink) -> None:
-        resp = self.checker.request(self.client, file.url + ".metadata", **_IDENTITY)
+        resp = self.checker.request(self.client, metadata_of(file.url), **_IDENTITY)
         said = self.checker.describe(resp)
         if resp.status != 200:
             self.row(".metadata", said)

@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 
-from ..storage.filesystem import RELOCATABLE
+from ..layout import RELOCATABLE, WEB
 
 _OPEN = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
@@ -37,7 +37,7 @@ class Opened:
 
 
 def _roots(web: str) -> list[str]:
-    tops = sorted(top.removeprefix("web").lstrip("/") for top in RELOCATABLE)
+    tops = sorted(top.removeprefix(WEB).lstrip("/") for top in RELOCATABLE)
     return [os.path.realpath(os.path.join(web, top)) for top in tops]
 
 

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from ..layout import WEB, simple_dir
 from ..models import project_name
-from ..paths import simple_dir
 
 JSON_API = "application/json"
 OCTET_STREAM = "application/octet-stream"
@@ -92,7 +92,7 @@ def _simple(names: list[str], slash: bool, query: str, hash_index: bool) -> Rout
         return None
     if normal != names[1] or not slash:
         return Redirect(f"/simple/{quote(normal)}/" + _query(query))
-    return Pages(simple_dir(normal, hash_index).removeprefix("web/"), fmt)
+    return Pages(simple_dir(normal, hash_index).removeprefix(f"{WEB}/"), fmt)
 
 
 def route(target: str, hash_index: bool) -> Route:

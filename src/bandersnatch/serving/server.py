@@ -19,21 +19,20 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .. import __version__
-from ..pages import HTML_LEAF, PAGE_LEAVES, V1_HTML_LEAF
+from ..layout import HTML_LEAVES
+from ..pages import PAGE_LEAVES
 from . import files, negotiation, routes
 
 log = logging.getLogger(__name__)
-
-_HTML_LEAVES = (HTML_LEAF, V1_HTML_LEAF)
 
 
 def _leaves(content_type: str) -> tuple[str, ...]:
     """The files that can answer for a content type: the two HTML names hold the same
     page, so either serves both HTML types (a mirror may lack one of them)."""
     leaf = PAGE_LEAVES[content_type]
-    if leaf not in _HTML_LEAVES:
+    if leaf not in HTML_LEAVES:
         return (leaf,)
-    return (leaf, *(other for other in _HTML_LEAVES if other != leaf))
+    return (leaf, *(other for other in HTML_LEAVES if other != leaf))
 
 
 _LEAVES = {ctype: _leaves(ctype) for ctype in PAGE_LEAVES}

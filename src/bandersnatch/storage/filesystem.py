@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import StorageError, UnsafePath
+from ..layout import RELOCATABLE, WEB
 
 TEMP_SUFFIX = ".part"
 _CHUNK = 1 << 20
@@ -38,8 +39,7 @@ _NAME_MAX = 255
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | _NOFOLLOW
 _READ = os.O_RDONLY | os.O_CLOEXEC | _NOFOLLOW
-RELOCATABLE = frozenset(("web", "web/packages", "web/simple", "web/json", "web/pypi"))
-"""Layout directories an operator may replace with a symlink (to use another disk)."""
+_WEB = WEB + "/"
 _FROM_DATA = frozenset(
     (errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EEXIST, errno.EINVAL)
 )
@@ -78,7 +78,7 @@ def _explain(exc: OSError) -> str:
 def _error(path: str, exc: OSError) -> StorageError | UnsafePath:
     """The error an OSError on ``path`` becomes: a refusal of the record when upstream
     data can cause it (below ``web/``, two levels down), else a storage fault."""
-    if exc.errno in _FROM_DATA and path.count("/") >= 3 and path.startswith("web/"):
+    if exc.errno in _FROM_DATA and path.count("/") >= 3 and path.startswith(_WEB):
         return UnsafePath(path, f"the filesystem refuses it: {exc.strerror or exc}")
     return StorageError(path, _explain(exc))
 
@@ -214,7 +214,7 @@ class FilesystemStorage:
     def create(self, temp: str, path: str) -> int:
         """Open a new temp file (absolute ``temp``) for ``path``, its directory made."""
         self._parent(path, make=True)
-        mode = 0o644 if path.startswith("web/") else 0o600
+        mode = 0o644 if path.startswith(_WEB) else 0o600
         try:
             fd = os.open(temp, _CREATE, mode)
         except FileExistsError:  # a killed run's leftover, or something planted: replace it
@@ -246,7 +246,7 @@ class FilesystemStorage:
         data = (line.rstrip("\n") + "\n").encode("utf-8")
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | _NOFOLLOW
         try:
-            fd = os.open(target, flags, 0o644 if path.startswith("web/") else 0o600)
+            fd = os.open(target, flags, 0o644 if path.startswith(_WEB) else 0o600)
             try:
                 os.write(fd, data)
             finally:

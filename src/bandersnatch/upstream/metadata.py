@@ -23,8 +23,8 @@ from ..errors import (
     UnsafePath,
     UpstreamError,
 )
+from ..layout import check_project_name, packages_path
 from ..models import Project, ProjectName, ReleaseFile, project_name
-from ..paths import check_project_name, packages_path
 from . import fields
 from .http import MirrorSession, check_status, json_document, open_stream
 from .session import RetryPolicy

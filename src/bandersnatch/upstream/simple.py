@@ -22,8 +22,8 @@ from packaging.utils import (
 )
 
 from ..errors import BadUpstreamData, UnsafePath, UpstreamError, redact
+from ..layout import packages_path
 from ..models import Project, ProjectName, ReleaseFile, project_name, project_names
-from ..paths import packages_path
 from . import fields
 from .http import check_status, json_document, open_stream
 from .session import RetryPolicy
