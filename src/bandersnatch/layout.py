@@ -49,6 +49,9 @@ ROOT_PAGES = (*ROOT_HTML_PAGES, ROOT_JSON_PAGE)
 
 METADATA_SUFFIX = ".metadata"
 """PEP 658: a file's core metadata lives at its path (and URL) plus this suffix."""
+PROVENANCE_SUFFIX = ".provenance"
+"""PEP 740: a file's provenance is stored at its path plus this suffix (upstream serves it
+elsewhere; the mirror's pages link this copy)."""
 PAGE_LINK_PREFIX = "../../packages/"
 """How a project page (served at ``/simple/<name>/``) links a stored file."""
 
@@ -184,6 +187,11 @@ def package_rel(path: str) -> str:
 def metadata_of(path: str) -> str:
     """The PEP 658 ``.metadata`` file of a file: its path or URL with the suffix."""
     return path + METADATA_SUFFIX
+
+
+def provenance_of(path: str) -> str:
+    """Where a file's PEP 740 provenance is stored (and linked): its path plus the suffix."""
+    return path + PROVENANCE_SUFFIX
 
 
 def json_paths(name: ProjectName) -> tuple[str, str]:

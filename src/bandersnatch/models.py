@@ -124,6 +124,28 @@ class Outcome(TextEnum):
     REMOVED = "removed"
 
 
+class ProjectStatus(TextEnum):
+    """A project's PEP 792 status marker, as upstream's simple page gives it.
+
+    Only these four are defined; a value upstream gives that is none of them is not
+    mirrored (the page then says nothing about status, see ``SimplePage.api_version``)."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+    QUARANTINED = "quarantined"
+    """Upstream lists no files for it (PEP 792: an index must not offer them)."""
+    DEPRECATED = "deprecated"
+
+
+API_BASE = (1, 1)
+"""What every page this mirror writes carries (PEP 700: ``versions``, ``size``,
+``upload-time``)."""
+API_PROVENANCE = (1, 3)
+"""PEP 740: each file's ``provenance`` (a URL or null) is known."""
+API_STATUS = (1, 4)
+"""PEP 792: the project's status is known (absent means ``active``)."""
+
+
 class FindingKind(TextEnum):
     """What ``verify`` found wrong."""
 
@@ -162,6 +184,9 @@ class ReleaseFile:
     upload_time: str | None = None
     core_metadata_sha256: str | None = None
     """Set when upstream offers a PEP 658 ``.metadata`` file; the sha256 of its bytes."""
+    provenance_url: str | None = None
+    """Set when upstream offers a PEP 740 provenance for the file: its absolute URL, already
+    allowed by the host policy (a refused one is dropped, the file kept)."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +206,13 @@ class Project:
     """The upstream ``info`` object, read-only (mappings and tuples all the way down).
 
     Metadata filters read it (``info.classifiers``, ``info.version``...)."""
+    api_version: tuple[int, int] = API_BASE
+    """What the metadata source can tell, capped at what this mirror renders: the upstream
+    PEP 691 page's ``meta.api-version`` (at most ``API_STATUS``), or ``API_BASE`` for the
+    JSON API, which carries neither provenance nor status."""
+    status: ProjectStatus | None = None
+    """PEP 792 status when upstream gave a known one (None: not given or unknown)."""
+    status_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +221,8 @@ class PageFile:
 
     file: ReleaseFile
     metadata_stored: bool
+    provenance_stored: bool = False
+    """The file's PEP 740 provenance is stored next to it (``<file>.provenance``)."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +234,26 @@ class SimplePage:
     serial: int
     versions: tuple[str, ...]
     files: tuple[PageFile, ...]
+    known: tuple[int, int] = API_BASE
+    """What the page's source could tell (``Project.api_version``)."""
+    status: ProjectStatus | None = None
+    status_reason: str | None = None
+
+    @property
+    def api_version(self) -> tuple[int, int]:
+        """The highest simple API version whose every field this page carries: 1.4 when
+        its source gave the status (or its absence, which means ``active``), 1.3 when each
+        file's provenance is on the page (a URL to the mirror's copy, or none upstream),
+        else 1.1. A file whose upstream provenance the mirror does not hold keeps the page
+        at 1.2, below PEP 740: its ``null`` would claim there is none."""
+        if self.known < API_PROVENANCE:
+            return API_BASE
+        missing = any(pf.file.provenance_url and not pf.provenance_stored for pf in self.files)
+        if missing:
+            return (1, 2)
+        if self.known < API_STATUS:
+            return API_PROVENANCE
+        return API_STATUS
 
 
 @dataclass(frozen=True)
@@ -210,6 +264,8 @@ class Expected:
     size: int | None
     sha256: str | None
     metadata_sha256: str | None
+    provenance: bool = False
+    """The page lists a provenance for the file (``<file>.provenance`` should exist)."""
     release: ReleaseFile | None = None
     """Set when the stored metadata describes the file (it then has the upstream URL)."""
 

@@ -96,6 +96,17 @@ class Runtime:
         )
         return FallbackFeed(XmlRpcFeed(changelog), simple) if fallback else XmlRpcFeed(changelog)
 
+    @property
+    def metadata_source(self) -> str:
+        """Where project metadata comes from: the PEP 691 page (``simple``), which carries
+        PEP 740 provenance and PEP 792 status, unless something needs the JSON API
+        (``json = true`` stores its document; some filters read its fields). A simple change
+        feed has no JSON API to ask."""
+        m = self.config.mirror
+        if m.change_feed is FeedKind.SIMPLE:
+            return "simple"
+        return "json" if m.json or self.filters.needs_json_api else "simple"
+
     def metadata_client(self) -> MetadataClient:
         m = self.config.mirror
         return MetadataClient(
@@ -103,7 +114,7 @@ class Runtime:
             m.timeout,
             self.policy,
             cache_bust=m.cache_bust,
-            source="simple" if m.change_feed is FeedKind.SIMPLE else "json",
+            source=self.metadata_source,
             deadline=m.global_timeout,
             max_document=m.max_document_size,
         )

@@ -21,7 +21,7 @@ from functools import partial
 
 from .core_metadata import metadata_from_wheel
 from .errors import NotFound, StorageError, UnsafePath, UpstreamError
-from .layout import metadata_of, package_file
+from .layout import metadata_of, package_file, provenance_of
 from .models import (
     CompareMethod,
     PageFile,
@@ -71,6 +71,11 @@ class FileOutcome:
     refused: str | None = None
     """Why the mirror will not store this file at all (its path collides with another, or
     the filesystem cannot hold it): left off the page, not retried."""
+    provenance_stored: bool = False
+    provenance_error: str | None = None
+    """Why the file's PEP 740 provenance could not be stored: logged, not a failure of the
+    project (the file is listed without it, and the next sync of the project or ``verify``
+    tries again)."""
 
 
 @dataclass
@@ -293,6 +298,11 @@ class Syncer:
                 log.error("%s: %s", job.name, value.error)
             if value.refused:
                 log.warning("%s: refused file %s: %s", job.name, value.file.filename, value.refused)
+            if value.provenance_error:
+                log.warning(
+                    "%s: provenance of %s not mirrored: %s",
+                    job.name, value.file.filename, value.provenance_error,
+                )  # fmt: skip
         if job.pending > 0:
             return None
         try:
@@ -343,11 +353,24 @@ class Syncer:
             log.error("%s: %s", project.name, reason)
             return ProjectResult(project.name, project.display_name, job.expected, failure=reason)
         if self.options.release_files:
-            listed = tuple(PageFile(o.file, o.metadata_stored) for o in job.outcomes if o.stored)
-        else:
-            listed = tuple(PageFile(f, False) for f in project.files)
+            listed = tuple(
+                PageFile(o.file, o.metadata_stored, o.provenance_stored)
+                for o in job.outcomes
+                if o.stored
+            )
+        else:  # pages link upstream's files and provenance
+            listed = tuple(PageFile(f, False, f.provenance_url is not None) for f in project.files)
         display = self.display_names.get(project.name, project.display_name)
-        page = SimplePage(project.name, display, project.serial, project.versions, listed)
+        page = SimplePage(
+            project.name,
+            display,
+            project.serial,
+            project.versions,
+            listed,
+            known=project.api_version,
+            status=project.status,
+            status_reason=project.status_reason,
+        )
         written = [p for o in job.outcomes for p in o.written]
         written += self.publisher.project_pages(page)
         if self.options.json_enabled and project.json_document is not None:
@@ -419,17 +442,46 @@ class Syncer:
             meta_ok, meta_wrote, meta_bytes, meta_error = self._ensure_metadata(
                 rf, target, body, fresh=needed
             )
+            prov_ok, prov_bytes, prov_error = self._ensure_provenance(rf, target, fresh=needed)
         if meta_wrote:
             written += (metadata_of(target),)
+        if prov_bytes:
+            written += (provenance_of(target),)
         return FileOutcome(
             rf,
             stored=True,
             metadata_stored=meta_ok,
-            bytes_downloaded=fetched + meta_bytes,
+            bytes_downloaded=fetched + meta_bytes + prov_bytes,
             files_downloaded=1 if needed else 0,
             written=written,
             error=meta_error,
+            provenance_stored=prov_ok,
+            provenance_error=prov_error,
         )
+
+    def _ensure_provenance(
+        self, rf: ReleaseFile, target: str, *, fresh: bool
+    ) -> tuple[bool, int, str | None]:
+        """(stored, bytes downloaded, error) for the PEP 740 provenance of ``rf``.
+
+        No digest says whether a stored copy is current, so it is fetched once and kept;
+        fetched again when the file itself was (re)downloaded now (``fresh``) or the copy is
+        missing. A provenance upstream no longer offers is deleted."""
+        prov_target = provenance_of(target)
+        if rf.provenance_url is None:
+            self.storage.delete(prov_target)
+            return False, 0, None
+        if not fresh and self.storage.exists(prov_target):
+            return True, 0, None
+        try:
+            size = self.downloader.fetch_provenance(
+                self.sessions.get(), self.storage, rf.provenance_url, prov_target
+            )
+        except UpstreamError as exc:
+            if fresh:  # a copy from before the file was re-downloaded is not its provenance
+                self.storage.delete(prov_target)
+            return False, 0, str(exc)
+        return True, size, None
 
     def _wants_metadata(self, rf: ReleaseFile) -> bool:
         return self.options.core_metadata and rf.core_metadata_sha256 is not None

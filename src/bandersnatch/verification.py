@@ -68,7 +68,7 @@ def expected_from_project(project: Project, *, core_metadata: bool) -> tuple[Exp
             f.size,
             f.sha256,
             f.core_metadata_sha256 if core_metadata else None,
-            f,
+            release=f,
         )
         for f in project.files
     )

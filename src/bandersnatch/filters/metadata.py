@@ -56,6 +56,10 @@ class VersionsCount:
         return count >= self.min_versions and (self.max_versions == 0 or count <= self.max_versions)
 
 
+SIMPLE_PAGE_HOOKS = (SizeLimit, VersionsCount)
+"""The metadata filters a PEP 691 page has the data for (sizes, versions)."""
+
+
 @dataclass(frozen=True)
 class ProjectRegex:
     rules: tuple[RegexRule, ...]

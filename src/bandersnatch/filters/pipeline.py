@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from ..config import FilterConfig
 from ..models import Project, ProjectName
 from .files import FileHook, file_hooks
-from .metadata import ProjectHook, project_hooks
+from .metadata import SIMPLE_PAGE_HOOKS, ProjectHook, project_hooks
 from .names import ALLOWLIST_FILES, NameRules, blocklist_pins, name_rules, package_pins
 from .plugins import load_plugins
 from .releases import ReleaseRules, release_rules
@@ -39,6 +39,10 @@ class FilterSet:
     projects: tuple[ProjectHook, ...] = ()
     releases: ReleaseRules = field(default_factory=ReleaseRules)
     files: tuple[FileHook, ...] = ()
+    needs_json_api: bool = False
+    """A filter reads what only the JSON API carries (``info``, a file's ``packagetype``,
+    ``python_version`` or release version; a PEP 691 page only has versions parsed from
+    filenames): project metadata must then come from the JSON API, not the PEP 691 page."""
 
     def keep_name(self, name: ProjectName) -> bool:
         return self.names.keep(name) and all(hook(name) for hook in self.name_hooks)
@@ -89,16 +93,24 @@ def build(config: FilterConfig) -> FilterSet:
     if enabled & ALLOWLIST_FILES:
         files = requirements_pins(config.sections.get("allowlist", {}))
     plugins = load_plugins(config)
+    projects = (*project_hooks(config), *(p.keep_project for p in plugins if p.keep_project))
+    file_filters = (*file_hooks(config), *(p.keep_file for p in plugins if p.keep_file))
+    releases = release_rules(
+        config,
+        packages,
+        files,
+        blocklist,
+        hooks=tuple(p.keep_release for p in plugins if p.keep_release),
+    )
     return FilterSet(
         names=name_rules(config, packages, files),
         name_hooks=tuple(p.keep_name for p in plugins if p.keep_name),
-        projects=(*project_hooks(config), *(p.keep_project for p in plugins if p.keep_project)),
-        releases=release_rules(
-            config,
-            packages,
-            files,
-            blocklist,
-            hooks=tuple(p.keep_release for p in plugins if p.keep_release),
+        projects=projects,
+        releases=releases,
+        files=file_filters,
+        needs_json_api=bool(
+            file_filters
+            or releases.active  # a release's version must be upstream's, not the filename's
+            or any(not isinstance(hook, SIMPLE_PAGE_HOOKS) for hook in projects)
         ),
-        files=(*file_hooks(config), *(p.keep_file for p in plugins if p.keep_file)),
     )

@@ -9,14 +9,26 @@ from dataclasses import dataclass
 
 import requests
 
-from ..errors import DigestMismatch, NotFound, RetryableError, SizeMismatch, UpstreamError
+from ..errors import (
+    BadUpstreamData,
+    DigestMismatch,
+    NotFound,
+    RetryableError,
+    SizeMismatch,
+    UpstreamError,
+)
 from ..storage import Storage
-from .http import check_status, open_stream
+from .http import check_status, json_document, open_stream
 from .session import RetryPolicy
 
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
+
+MAX_PROVENANCE = 1024 * 1024
+"""The largest PEP 740 provenance the mirror stores. PyPI's are a few kilobytes (one
+Sigstore bundle per attestation); no digest vouches for them, so a body over this is
+refused rather than written."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,28 @@ class Downloader:
                 raise
             out.commit()
         return Fetched(received, b"".join(kept) if kept is not None else None)
+
+    def fetch_provenance(
+        self, session: requests.Session, storage: Storage, url: str, target: str
+    ) -> int:
+        """Store the PEP 740 provenance at ``url`` in ``target``; returns its size.
+
+        Upstream gives no digest for it, so what is checked is what can be: at most
+        ``MAX_PROVENANCE`` bytes, a JSON object. The bytes stored are upstream's, written
+        atomically; anything else is an ``UpstreamError`` and ``target`` is left as it was."""
+
+        def once() -> bytes:
+            with open_stream(session, url, self.timeout, deadline=self.global_timeout) as resp:
+                if resp.status_code == 404:
+                    raise NotFound(url)
+                check_status(resp)
+                return resp.read(MAX_PROVENANCE)
+
+        body = self.policy.run(f"provenance {url}", once)
+        if not isinstance(json_document(url, body), dict):
+            raise BadUpstreamData(url, "provenance is not a JSON object")
+        storage.write_bytes(target, body)
+        return len(body)
 
 
 @dataclass(frozen=True)

@@ -73,3 +73,15 @@ def text(value: object) -> str | None:
 def is_text(value: object) -> bool:
     """True for absent/empty values and for strings ``text`` accepts."""
     return value is None or value == "" or text(value) is not None
+
+
+def api_version(value: object) -> tuple[int, int] | None:
+    """A simple API version (``"1.4"``) as (major, minor), or None."""
+    if not isinstance(value, str):
+        return None
+    major, dot, minor = value.strip().partition(".")
+    if not (dot and major.isascii() and major.isdigit() and minor.isascii() and minor.isdigit()):
+        return None
+    if len(major) > 3 or len(minor) > 3:
+        return None
+    return int(major), int(minor)

@@ -123,15 +123,27 @@ def _within_hosts(session: requests.Session, project: Project) -> Project:
     if hosts is None:
         return project
     kept, refused = [], list(project.refused)
+    changed, known = False, project.api_version
     for release_file in project.files:
         why = hosts.refusal(release_file.url)
-        if why is None:
-            kept.append(release_file)
-        else:
+        if why is not None:
             refused.append((release_file.filename, f"file URL refused: {why}"))
-    if len(kept) == len(project.files):
+            changed = True
+            continue
+        provenance = release_file.provenance_url
+        why = None if provenance is None else hosts.refusal(provenance)
+        if why is not None:  # the file is fine; only its provenance is not mirrored
+            log.warning(
+                "%s: %s: provenance URL refused, not mirrored: %s",
+                project.name, release_file.filename, why,
+            )  # fmt: skip
+            kept.append(replace(release_file, provenance_url=None))
+            changed, known = True, min(known, (1, 2))  # the page cannot say "none" (1.3)
+            continue
+        kept.append(release_file)
+    if not changed:
         return project
-    return replace(project, files=tuple(kept), refused=tuple(refused))
+    return replace(project, files=tuple(kept), refused=tuple(refused), api_version=known)
 
 
 def _serial(header: str | None, doc: Any, source: str) -> int | None:

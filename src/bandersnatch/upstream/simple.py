@@ -23,7 +23,17 @@ from packaging.utils import (
 
 from ..errors import BadUpstreamData, UnsafePath, UpstreamError, redact
 from ..layout import packages_path
-from ..models import Project, ProjectName, ReleaseFile, project_name, project_names
+from ..models import (
+    API_BASE,
+    API_PROVENANCE,
+    API_STATUS,
+    Project,
+    ProjectName,
+    ProjectStatus,
+    ReleaseFile,
+    project_name,
+    project_names,
+)
 from . import fields
 from .http import check_status, json_document, open_stream
 from .session import RetryPolicy
@@ -65,6 +75,7 @@ def _simple_file(page_url: str, entry: Any) -> ReleaseFile:
         raise BadUpstreamData(page_url, f"{filename}: the url does not parse") from None
     core = entry.get("core-metadata", entry.get("dist-info-metadata"))
     return ReleaseFile(
+        provenance_url=provenance_url(page_url, filename, entry.get("provenance")),
         filename=filename,
         url=absolute,
         path=packages_path(absolute, filename),
@@ -80,6 +91,43 @@ def _simple_file(page_url: str, entry: Any) -> ReleaseFile:
             fields.hex_digest(core.get("sha256"), 64) if isinstance(core, dict) else None
         ),
     )
+
+
+def provenance_url(page_url: str, filename: str, value: object) -> str | None:
+    """PEP 740: a file entry's ``provenance`` (a URL, or null/absent: none) made absolute.
+
+    A value that is no usable URL drops the provenance, never the file (the host policy
+    is applied later, with the file URLs')."""
+    url = fields.text(value)
+    if url is None:
+        if value is not None:
+            log.warning("%s: %s: 'provenance' is not a URL; not mirrored", page_url, filename)
+        return None
+    try:
+        return urljoin(page_url, url)
+    except ValueError:
+        log.warning("%s: %s: the provenance URL does not parse; not mirrored", page_url, filename)
+        return None
+
+
+def project_status(page_url: str, value: object) -> tuple[ProjectStatus | None, str | None]:
+    """PEP 792 ``project-status`` (``{"status": ..., "reason": ...}``) -> (status, reason).
+
+    Absent means ``active``. A value that is not one of the four statuses PEP 792 defines
+    is not mirrored (None, with a warning): the page then claims no status at all rather
+    than pass on a marker no installer knows or say ``active`` where upstream did not."""
+    if value is None:
+        return ProjectStatus.ACTIVE, None
+    raw = value.get("status") if isinstance(value, dict) else None
+    reason = value.get("reason") if isinstance(value, dict) else None
+    try:
+        status = ProjectStatus(raw) if isinstance(raw, str) else None
+    except ValueError:
+        status = None
+    if status is None:
+        log.warning("%s: unknown project-status %.80r; not mirrored", page_url, raw)
+        return None, None
+    return status, fields.text(reason)
 
 
 def parse_simple_project(
@@ -110,6 +158,14 @@ def parse_simple_project(
     versions = doc.get("versions")
     if not isinstance(versions, list):
         versions = sorted({f.version for f in files if f.version})
+    meta = doc.get("meta")
+    known = fields.api_version(meta.get("api-version") if isinstance(meta, dict) else None)
+    known = min(known or API_BASE, API_STATUS)
+    status, reason = None, None
+    if known >= API_STATUS:
+        status, reason = project_status(page_url, doc.get("project-status"))
+        if status is None:
+            known = API_PROVENANCE
     return Project(
         name=name,
         display_name=str(display),
@@ -117,6 +173,9 @@ def parse_simple_project(
         versions=tuple(str(v) for v in versions),
         files=tuple(files),
         refused=tuple(refused),
+        api_version=known,
+        status=status,
+        status_reason=reason,
     )
 
 
