@@ -28,7 +28,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
 
-from bandersnatch import pagemodel
 from bandersnatch.config import values
 from bandersnatch.errors import BadUpstreamData, UnsafePath
 from bandersnatch.layout import (
@@ -47,7 +46,13 @@ from bandersnatch.models import (
     normalize,
     project_name,
 )
-from bandersnatch.pages import PageOptions, file_url, render_project_html, render_project_json
+from bandersnatch.simple import parse as page_parse
+from bandersnatch.simple.render import (
+    PageOptions,
+    file_url,
+    render_project_html,
+    render_project_json,
+)
 from bandersnatch.storage import FilesystemStorage
 from bandersnatch.upstream import fields, metadata, simple
 from bandersnatch.upstream.changelog import ChangelogClient
@@ -275,12 +280,12 @@ def test_the_html_page_escapes_every_value_and_reads_back_the_same(page: SimpleP
         assert attrs.get("data-yanked") == ((f.yanked_reason or "") if f.yanked else None)
         core = f"sha256={f.core_metadata_sha256}" if pf.metadata_stored else None
         assert attrs.get("data-core-metadata") == (core if f.core_metadata_sha256 else None)
-    expected = pagemodel.expected_from_html_page(out.encode())
+    expected = page_parse.expected_from_html_page(out.encode())
     assert [(e.path, e.sha256) for e in expected] == [
         (f"web/packages/{pf.file.path}", pf.file.sha256) for pf in files
     ]
     if project_name(page.display_name):  # display names are project names (checked at intake)
-        assert pagemodel.page_title(out.encode()) == page.display_name
+        assert page_parse.page_title(out.encode()) == page.display_name
 
 
 @PROPERTY
@@ -290,7 +295,7 @@ def test_the_json_page_is_valid_and_reads_back_the_same(page: SimplePage) -> Non
     doc = json.loads(out)
     assert doc["name"] == page.name
     assert "dist-info-metadata" not in out
-    back = pagemodel.page_from_json(page.name, page.display_name, out.encode())
+    back = page_parse.page_from_json(page.name, page.display_name, out.encode())
     assert back is not None
     assert back.serial == page.serial and back.versions == tuple(doc["versions"])
     assert sorted(back.versions) == sorted(set(page.versions))

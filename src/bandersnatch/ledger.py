@@ -43,8 +43,8 @@ from .ledgerfile import (
     write_stamp,
 )
 from .models import IndexEntry, Outcome, ProjectName, SimpleFormat, normalize
-from .pagemodel import page_serial, page_title
-from .pages import root_page_shape, splice_root_html, splice_root_json
+from .simple.parse import page_serial, page_title
+from .simple.root import root_page_shape, splice_root_html, splice_root_json
 from .splicing import find, splice
 from .storage import Storage
 

@@ -3,14 +3,14 @@
 The pages are the mirror's record of which files belong to a project (each with its sha256),
 whether or not ``json = true``: the JSON page when present, else an HTML page. Used to find
 files a project no longer lists and to delete a project; ``verify`` reads pages through the
-same parsers (``pagemodel``).
+same parsers (``simple.parse``).
 """
 
 from __future__ import annotations
 
 from .layout import HTML_LEAVES, JSON_LEAF, simple_dir
 from .models import Expected, ProjectName
-from .pagemodel import expected_from_html_page, expected_from_json_page
+from .simple.parse import expected_from_html_page, expected_from_json_page
 from .storage import Storage
 
 

@@ -28,7 +28,7 @@ from .layout import (
 from .ledger import Ledger
 from .listing import listed_files
 from .models import Expected, ProjectName, SimpleFormat, SimplePage
-from .pages import PageOptions, render_project_html, render_project_json
+from .simple.render import PageOptions, render_project_html, render_project_json
 from .storage import Storage
 
 log = logging.getLogger(__name__)

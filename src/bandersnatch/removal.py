@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from .errors import BadUpstreamData
 from .layout import LEAVES, json_paths, metadata_of, package_file, simple_dir
 from .models import ProjectName
-from .pagemodel import expected_from_html_page, expected_from_json_page
+from .simple.parse import expected_from_html_page, expected_from_json_page
 from .storage import Storage
 from .upstream.metadata import parse_project
 

@@ -18,16 +18,16 @@ from dataclasses import dataclass, replace
 from .errors import BadUpstreamData, NotFound, UpstreamError
 from .layout import HTML_LEAF, HTML_LEAVES, JSON_LEAF, json_paths, package_file, simple_dir
 from .models import Expected, IndexEntry, Project, ProjectName, SimplePage
-from .pagemodel import (
+from .publish import Publisher
+from .repair import FileChecker, log_finding
+from .simple.parse import (
     expected_from_html_page,
     expected_from_json_page,
     page_from_json,
     page_serial,
     page_title,
 )
-from .pages import render_project_html, render_project_json
-from .publish import Publisher
-from .repair import FileChecker, log_finding
+from .simple.render import render_project_html, render_project_json
 from .storage import Storage
 from .upstream.download import Downloader
 from .upstream.metadata import MetadataClient, parse_project
