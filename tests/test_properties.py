@@ -54,7 +54,7 @@ from bandersnatch.simple.render import (
     render_project_json,
 )
 from bandersnatch.storage import FilesystemStorage
-from bandersnatch.upstream import fields, metadata, simple
+from bandersnatch.upstream import entries, fields, metadata, simple
 from bandersnatch.upstream.changelog import ChangelogClient
 from bandersnatch.upstream.http import json_document
 from bandersnatch.upstream.session import RetryPolicy
@@ -463,7 +463,7 @@ def _check_file(rf: ReleaseFile) -> None:
           "digests": {"sha256": "a" * 64}})  # fmt: skip
 def test_a_json_api_file_entry_is_a_safe_file_or_refused(entry: Any) -> None:
     try:
-        rf = metadata.parse_file(DOC_URL, "1.0", entry)
+        rf = entries.parse_file(DOC_URL, entry, entries.JSON_API, "1.0")
     except (BadUpstreamData, UnsafePath):
         return
     _check_file(rf)
@@ -475,7 +475,9 @@ def test_a_json_api_file_entry_is_a_safe_file_or_refused(entry: Any) -> None:
           "hashes": {"sha256": "a" * 64}})  # fmt: skip
 def test_a_simple_page_file_entry_is_a_safe_file_or_refused(entry: Any) -> None:
     try:
-        rf = simple._simple_file("https://upstream.example/simple/foo/", entry)
+        rf = entries.parse_file(
+            "https://upstream.example/simple/foo/", entry, entries.SIMPLE_PAGE, None
+        )
     except (BadUpstreamData, UnsafePath):
         return
     _check_file(rf)
@@ -500,7 +502,7 @@ def test_a_simple_page_file_entry_is_a_safe_file_or_refused(entry: Any) -> None:
 )
 def test_a_json_api_document_is_a_project_or_bad_data(doc: dict[str, Any]) -> None:
     try:
-        project = metadata.parse_project(DOC_URL, doc, b"", None)
+        project = metadata.parse_project(DOC_URL, doc, b"", None, ProjectName("foo"))
     except BadUpstreamData:
         return
     assert project.name == "foo" and project_name(project.display_name) == "foo"

@@ -9,7 +9,6 @@ Repairs follow the publishing order: files, then ``.metadata``, then the project
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +21,10 @@ from .repair import FileChecker, log_finding
 from .simple.parse import page_from_json
 from .simple.render import render_project_html, render_project_json
 from .site.publish import Publisher
-from .site.readback import ProjectPages
+from .site.readback import ProjectPages, stored_project
 from .storage import Storage
 from .upstream.download import Downloader
-from .upstream.metadata import MetadataClient, parse_project
+from .upstream.metadata import MetadataClient
 from .upstream.session import SessionFactory
 from .verification import (
     JSON_DOC,
@@ -169,7 +168,7 @@ class ProjectVerifier:
         if raw is None:
             return None, ()
         try:
-            project = parse_project(self._nominal_url(name), json.loads(raw), raw, None)
+            project = stored_project(name, raw, self.metadata.master)
         except (ValueError, BadUpstreamData) as exc:
             finding = Finding(JSON_DOC, path, None, f"unreadable ({exc}); --json-update fetches it")
             log_finding(name, finding)
@@ -178,10 +177,6 @@ class ProjectVerifier:
             log.debug("%s: %s is older than the page; checking against the page", name, path)
             return None, ()
         return project, ()
-
-    def _nominal_url(self, name: ProjectName) -> str:
-        """The JSON API URL a stored document came from (for messages and name checks)."""
-        return f"{self.metadata.master}/pypi/{name}/json"
 
     def _fetch(self, name: ProjectName, entry: IndexEntry | None) -> Project | None:
         try:

@@ -11,7 +11,6 @@ fresh, serial-checked metadata or a 404 that upstream's origin confirmed.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 
@@ -19,9 +18,8 @@ from ..errors import BadUpstreamData
 from ..layout import LEAVES, json_paths, metadata_of, package_file, simple_dir
 from ..models import Project, ProjectName, ProjectResult
 from ..storage import Storage
-from ..upstream.metadata import parse_project
 from .publish import Publisher
-from .readback import ProjectPages
+from .readback import ProjectPages, stored_project
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +106,7 @@ def stored_files(
     raw = storage.read_bytes(json_paths(name)[0])
     if raw is not None:
         try:
-            project = parse_project(
-                f"https://stored.invalid/pypi/{name}/json", json.loads(raw), raw, None
-            )
+            project = stored_project(name, raw)
         except (ValueError, BadUpstreamData):
             project = None
         if project is not None:

@@ -11,11 +11,12 @@ is there and not empty. One policy for the serial: the JSON page's, else the HTM
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 
 from ..layout import HTML_LEAF, HTML_LEAVES, JSON_LEAF, LEAVES, SIMPLE, is_project_name, simple_dir
 from ..ledger import Ledger
-from ..models import Expected, IndexEntry, ProjectName, normalize
+from ..models import Expected, IndexEntry, Project, ProjectName, normalize
 from ..simple.parse import (
     expected_from_html_page,
     expected_from_json_page,
@@ -23,6 +24,7 @@ from ..simple.parse import (
     page_title,
 )
 from ..storage import Storage
+from ..upstream.metadata import parse_project
 
 
 class ProjectPages:
@@ -117,6 +119,17 @@ class ProjectPages:
         if self.get(JSON_LEAF) is None and self.html() is None:
             return None
         return IndexEntry(name, self.title() or name, self.serial())
+
+
+STORED_ORIGIN = "https://stored.invalid"
+"""The index a stored document is taken to come from when none is known (its relative
+links resolve against it: only the path below ``/packages/`` of a file URL is kept)."""
+
+
+def stored_project(name: ProjectName, raw: bytes, origin: str = STORED_ORIGIN) -> Project:
+    """A stored JSON API document (``web/json/<name>``) -> Project, as fetched from
+    ``origin``; ValueError or BadUpstreamData when it is unreadable."""
+    return parse_project(f"{origin}/pypi/{name}/json", json.loads(raw), raw, None, name)
 
 
 def listed_files(
