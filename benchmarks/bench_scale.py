@@ -37,8 +37,8 @@ from typing import TextIO
 
 from bandersnatch.journal import Progress, progress_line
 from bandersnatch.models import IndexEntry, ProjectName, SimpleFormat, SimplePage, normalize
-from bandersnatch.pages import PageOptions
-from bandersnatch.publish import Publisher
+from bandersnatch.simple.render import PageOptions
+from bandersnatch.site.publish import Publisher
 from bandersnatch.state import MirrorState
 from bandersnatch.storage import FilesystemStorage
 

@@ -27,8 +27,8 @@ from bandersnatch.models import (
     SimpleFormat,
     SimplePage,
 )
-from bandersnatch.pages import PageOptions
-from bandersnatch.publish import Publisher
+from bandersnatch.simple.render import PageOptions
+from bandersnatch.site.publish import Publisher
 from bandersnatch.state import MirrorState
 from bandersnatch.storage import FilesystemStorage
 

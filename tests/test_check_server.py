@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bandersnatch.pages import JSON_CONTENT_TYPE
 from bandersnatch.serving.server import Answer, MirrorHTTPServer, RequestHandler
+from bandersnatch.simple.formats import JSON_CONTENT_TYPE
 
 from fakepypi import FakePyPI, make_small_universe
 from harness import CLI, Mirror, make_mirror

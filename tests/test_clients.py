@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
-from bandersnatch.pages import JSON_CONTENT_TYPE
+from bandersnatch.simple.formats import JSON_CONTENT_TYPE
 
 from clients import fresh_venv, installed, run, tool, uv_binary
 from fakepypi import FakePyPI, FileSpec, ProjectSpec, Universe

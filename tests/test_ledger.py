@@ -14,7 +14,7 @@ from bandersnatch.errors import StateError
 from bandersnatch.journal import Progress
 from bandersnatch.ledger import Ledger
 from bandersnatch.models import IndexEntry, ProjectName, SimpleFormat, normalize
-from bandersnatch.pages import render_root_html, render_root_json
+from bandersnatch.simple.root import render_root_html, render_root_json
 from bandersnatch.state import MirrorState
 from bandersnatch.storage import FilesystemStorage
 

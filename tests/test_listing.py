@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bandersnatch.listing import listed_files
 from bandersnatch.models import PageFile, ProjectName, ReleaseFile, SimplePage
-from bandersnatch.pages import PageOptions, render_project_html, render_project_json
+from bandersnatch.simple.render import PageOptions, render_project_html, render_project_json
+from bandersnatch.site.readback import listed_files
 from bandersnatch.storage import FilesystemStorage
 
 NAME = ProjectName("foo")

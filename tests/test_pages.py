@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from bandersnatch.models import IndexEntry, PageFile, ProjectName, ReleaseFile, SimplePage
-from bandersnatch.pages import (
+from bandersnatch.simple.render import (
     PageOptions,
     render_project_html,
     render_project_json,
-    render_root_html,
-    render_root_json,
     sort_versions,
 )
+from bandersnatch.simple.root import render_root_html, render_root_json
 
 GOLDEN = Path(__file__).parent / "golden"
 SHA_A = "a" * 64

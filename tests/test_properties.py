@@ -28,7 +28,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
 
-from bandersnatch import pagemodel
 from bandersnatch.config import values
 from bandersnatch.errors import BadUpstreamData, UnsafePath
 from bandersnatch.layout import (
@@ -47,9 +46,15 @@ from bandersnatch.models import (
     normalize,
     project_name,
 )
-from bandersnatch.pages import PageOptions, file_url, render_project_html, render_project_json
+from bandersnatch.simple import parse as page_parse
+from bandersnatch.simple.render import (
+    PageOptions,
+    file_url,
+    render_project_html,
+    render_project_json,
+)
 from bandersnatch.storage import FilesystemStorage
-from bandersnatch.upstream import fields, metadata, simple
+from bandersnatch.upstream import entries, fields, metadata, simple
 from bandersnatch.upstream.changelog import ChangelogClient
 from bandersnatch.upstream.http import json_document
 from bandersnatch.upstream.session import RetryPolicy
@@ -275,12 +280,12 @@ def test_the_html_page_escapes_every_value_and_reads_back_the_same(page: SimpleP
         assert attrs.get("data-yanked") == ((f.yanked_reason or "") if f.yanked else None)
         core = f"sha256={f.core_metadata_sha256}" if pf.metadata_stored else None
         assert attrs.get("data-core-metadata") == (core if f.core_metadata_sha256 else None)
-    expected = pagemodel.expected_from_html_page(out.encode())
+    expected = page_parse.expected_from_html_page(out.encode())
     assert [(e.path, e.sha256) for e in expected] == [
         (f"web/packages/{pf.file.path}", pf.file.sha256) for pf in files
     ]
     if project_name(page.display_name):  # display names are project names (checked at intake)
-        assert pagemodel.page_title(out.encode()) == page.display_name
+        assert page_parse.page_title(out.encode()) == page.display_name
 
 
 @PROPERTY
@@ -290,7 +295,7 @@ def test_the_json_page_is_valid_and_reads_back_the_same(page: SimplePage) -> Non
     doc = json.loads(out)
     assert doc["name"] == page.name
     assert "dist-info-metadata" not in out
-    back = pagemodel.page_from_json(page.name, page.display_name, out.encode())
+    back = page_parse.page_from_json(page.name, page.display_name, out.encode())
     assert back is not None
     assert back.serial == page.serial and back.versions == tuple(doc["versions"])
     assert sorted(back.versions) == sorted(set(page.versions))
@@ -458,7 +463,7 @@ def _check_file(rf: ReleaseFile) -> None:
           "digests": {"sha256": "a" * 64}})  # fmt: skip
 def test_a_json_api_file_entry_is_a_safe_file_or_refused(entry: Any) -> None:
     try:
-        rf = metadata.parse_file(DOC_URL, "1.0", entry)
+        rf = entries.parse_file(DOC_URL, entry, entries.JSON_API, "1.0")
     except (BadUpstreamData, UnsafePath):
         return
     _check_file(rf)
@@ -470,7 +475,9 @@ def test_a_json_api_file_entry_is_a_safe_file_or_refused(entry: Any) -> None:
           "hashes": {"sha256": "a" * 64}})  # fmt: skip
 def test_a_simple_page_file_entry_is_a_safe_file_or_refused(entry: Any) -> None:
     try:
-        rf = simple._simple_file("https://upstream.example/simple/foo/", entry)
+        rf = entries.parse_file(
+            "https://upstream.example/simple/foo/", entry, entries.SIMPLE_PAGE, None
+        )
     except (BadUpstreamData, UnsafePath):
         return
     _check_file(rf)
@@ -495,7 +502,7 @@ def test_a_simple_page_file_entry_is_a_safe_file_or_refused(entry: Any) -> None:
 )
 def test_a_json_api_document_is_a_project_or_bad_data(doc: dict[str, Any]) -> None:
     try:
-        project = metadata.parse_project(DOC_URL, doc, b"", None)
+        project = metadata.parse_project(DOC_URL, doc, b"", None, ProjectName("foo"))
     except BadUpstreamData:
         return
     assert project.name == "foo" and project_name(project.display_name) == "foo"

@@ -8,8 +8,9 @@ import pytest
 
 from bandersnatch.errors import MirrorLocked, StateError
 from bandersnatch.journal import Progress, ProgressColumns, add_finished
-from bandersnatch.ledger import Ledger, from_pages
+from bandersnatch.ledger import Ledger
 from bandersnatch.models import IndexEntry, ProjectName
+from bandersnatch.site.readback import ledger_from_pages
 from bandersnatch.state import MirrorState, mirror_lock
 from bandersnatch.storage import FilesystemStorage
 
@@ -96,5 +97,5 @@ def test_ledger_round_trip_and_rebuild_from_pages(tmp_path: Path) -> None:
     (simple / "b-c").mkdir()
     (simple / "b-c/index.html").write_text("<title>Links for B_c</title>\n<!--SERIAL 7-->")
     (simple / "index.html").write_text("root")
-    rebuilt = from_pages(FilesystemStorage(tmp_path), hash_index=False)
+    rebuilt = ledger_from_pages(FilesystemStorage(tmp_path), hash_index=False)
     assert rebuilt.entries() == {A: IndexEntry(A, "A", 3), B: IndexEntry(B, "B_c", 7)}

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bandersnatch.models import PageFile, ProjectName, ReleaseFile, SimplePage
-from bandersnatch.pagemodel import page_from_json
-from bandersnatch.pages import PageOptions, render_project_html, render_project_json
+from bandersnatch.simple.parse import page_from_json
+from bandersnatch.simple.render import PageOptions, render_project_html, render_project_json
 from bandersnatch.verification import (
     CORRUPT,
     META_MISSING,

@@ -20,15 +20,10 @@ from typing import cast
 
 from .journal import ProgressColumns
 from .layout import (
-    HTML_LEAF,
-    JSON_LEAF,
     LEDGER,
     LEDGER_STAMP,
     ROOT_HTML_PAGES,
     ROOT_JSON_PAGE,
-    SIMPLE,
-    V1_HTML_LEAF,
-    is_project_name,
 )
 from .ledgerfile import (
     LINE,
@@ -43,8 +38,7 @@ from .ledgerfile import (
     write_stamp,
 )
 from .models import IndexEntry, Outcome, ProjectName, SimpleFormat, normalize
-from .pagemodel import page_serial, page_title
-from .pages import root_page_shape, splice_root_html, splice_root_json
+from .simple.root import root_page_shape, splice_root_html, splice_root_json
 from .splicing import find, splice
 from .storage import Storage
 
@@ -234,30 +228,3 @@ class Ledger:
         else:
             lines = self._parsed()
         return cast(list[str], list(map(lines.__getitem__, sorted(lines))))
-
-
-def from_pages(storage: Storage, hash_index: bool) -> Ledger:
-    """Rebuild the ledger by reading each project's page: a one-off for a mirror that has
-    no ledger yet (one written by pypa/bandersnatch, or one whose ledger was deleted)."""
-    top = [n for n in storage.list_dir(SIMPLE) if is_project_name(n)]
-    dirs = (
-        [f"{SIMPLE}/{d}/{n}" for d in top for n in storage.list_dir(f"{SIMPLE}/{d}")]
-        if hash_index
-        else [f"{SIMPLE}/{n}" for n in top]
-    )
-    dirs = [d for d in dirs if is_project_name(d.rsplit("/", 1)[1])]
-    entries = (_entry_from_pages(storage, project_dir) for project_dir in dirs)
-    return Ledger.of(e for e in entries if e is not None)
-
-
-def _entry_from_pages(storage: Storage, project_dir: str) -> IndexEntry | None:
-    """Serial from the JSON page (or the HTML page's SERIAL comment); display name from the
-    HTML title, since PEP 691 JSON carries only the normalized name."""
-    name = normalize(project_dir.rsplit("/", 1)[1])
-    json_page = storage.read_bytes(f"{project_dir}/{JSON_LEAF}")
-    html_page = storage.read_bytes(f"{project_dir}/{HTML_LEAF}") or storage.read_bytes(
-        f"{project_dir}/{V1_HTML_LEAF}"
-    )
-    if json_page is None and html_page is None:
-        return None
-    return IndexEntry(name, page_title(html_page) or name, page_serial(json_page, html_page))

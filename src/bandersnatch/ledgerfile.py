@@ -20,7 +20,7 @@ from typing import cast
 from .errors import StateError
 from .layout import LEDGER, LEDGER_STAMP, ROOT_HTML_PAGES, ROOT_JSON_PAGE
 from .models import IndexEntry, ProjectName, SimpleFormat, normalize_many
-from .pages import (
+from .simple.root import (
     ROOT_HTML_HEAD,
     ROOT_HTML_TAIL,
     ROOT_JSON_TAIL,

@@ -12,9 +12,9 @@ from . import filters
 from .config import Config
 from .config.records import MirrorConfig
 from .models import FeedKind
-from .pages import PageOptions
-from .pruning import DeletionGuard
-from .publish import Publisher
+from .simple.render import PageOptions
+from .site.prune import DeletionGuard
+from .site.publish import Publisher
 from .state import MirrorState
 from .storage import Storage, open_storage
 from .syncer import Syncer, SyncOptions

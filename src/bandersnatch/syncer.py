@@ -31,8 +31,8 @@ from .models import (
     ReleaseFile,
     SimplePage,
 )
-from .pruning import DeletionGuard, Pruner
-from .publish import Publisher
+from .site.prune import DeletionGuard, Pruner
+from .site.publish import Publisher
 from .storage import Storage
 from .upstream.download import Downloader
 from .upstream.metadata import MetadataClient

@@ -9,28 +9,22 @@ Repairs follow the publishing order: files, then ``.metadata``, then the project
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from .errors import BadUpstreamData, NotFound, UpstreamError
-from .layout import HTML_LEAF, HTML_LEAVES, JSON_LEAF, json_paths, package_file, simple_dir
+from .layout import HTML_LEAVES, JSON_LEAF, json_paths, package_file, simple_dir
 from .models import Expected, IndexEntry, Project, ProjectName, SimplePage
-from .pagemodel import (
-    expected_from_html_page,
-    expected_from_json_page,
-    page_from_json,
-    page_serial,
-    page_title,
-)
-from .pages import render_project_html, render_project_json
-from .publish import Publisher
 from .repair import FileChecker, log_finding
+from .simple.parse import page_from_json
+from .simple.render import render_project_html, render_project_json
+from .site.publish import Publisher
+from .site.readback import ProjectPages, stored_project
 from .storage import Storage
 from .upstream.download import Downloader
-from .upstream.metadata import MetadataClient, parse_project
+from .upstream.metadata import MetadataClient
 from .upstream.session import SessionFactory
 from .verification import (
     JSON_DOC,
@@ -70,34 +64,6 @@ class _Truth:
     json_page_ok: bool = True
 
 
-class _Pages:
-    """A project's page files, read on first use (most checks only need to know they exist)."""
-
-    def __init__(self, storage: Storage, base: str, linked: bool) -> None:
-        self.storage = storage
-        self.base = base
-        self.present = frozenset(storage.list_dir(base))
-        if linked and HTML_LEAF in self.present and not storage.exists(f"{base}/{HTML_LEAF}"):
-            self.present -= {HTML_LEAF}  # keep_index_versions: a link to a lost copy
-        self._read: dict[str, bytes | None] = {}
-
-    def get(self, leaf: str) -> bytes | None:
-        if leaf not in self.present:
-            return None
-        if leaf not in self._read:
-            self._read[leaf] = self.storage.read_bytes(f"{self.base}/{leaf}")
-        return self._read[leaf]
-
-    def serial(self) -> int:
-        serial = page_serial(self.get(JSON_LEAF), None)
-        if serial:
-            return serial
-        return page_serial(None, self.get(HTML_LEAVES[0]) or self.get(HTML_LEAVES[1]))
-
-    def title(self) -> str | None:
-        return page_title(self.get(HTML_LEAVES[0]) or self.get(HTML_LEAVES[1]))
-
-
 class ProjectVerifier:
     def __init__(
         self,
@@ -135,7 +101,8 @@ class ProjectVerifier:
         """Check (and unless dry-running, repair) one project. With ``check`` false only
         the files it references are worked out (a project an earlier run finished)."""
         base = simple_dir(name, self.publisher.hash_index)
-        pages = _Pages(self.storage, base, self.publisher.keep_index_versions > 0)
+        own, linked = self.publisher.own_root_uri, self.publisher.keep_index_versions > 0
+        pages = ProjectPages.listed(self.storage, base, own, linked)
         truth = self._truth(name, entry, pages)
         if truth is None:
             finding = Finding(NO_SOURCE, base, None, "no page and no stored metadata")
@@ -165,7 +132,9 @@ class ProjectVerifier:
         )
 
     # -- the truth -------------------------------------------------------------------------
-    def _truth(self, name: ProjectName, entry: IndexEntry | None, pages: _Pages) -> _Truth | None:
+    def _truth(
+        self, name: ProjectName, entry: IndexEntry | None, pages: ProjectPages
+    ) -> _Truth | None:
         project, findings = self._metadata(name, entry, pages)
         kept = self.project_filter(project) if project is not None else None
         if kept is not None and entry is not None:
@@ -181,19 +150,14 @@ class ProjectVerifier:
             return None
         if not self.options.release_files:
             return _Truth((), None, findings)  # the pages link upstream: nothing stored
-        raw = pages.get(JSON_LEAF)
-        own = self.publisher.own_root_uri
-        from_json = expected_from_json_page(raw, own) if raw else None
-        if from_json is not None:
-            return _Truth(from_json, None, findings)
-        html = pages.get(HTML_LEAVES[0]) or pages.get(HTML_LEAVES[1])
-        if html is None:
+        listed = pages.files()
+        if listed is None:
             return None  # only an unreadable JSON page: its files are unknown
-        expected = expected_from_html_page(html, own)
-        return _Truth(expected, None, findings, json_page_ok=raw is None)
+        json_ok = pages.json_files is not None or pages.get(JSON_LEAF) is None
+        return _Truth(listed, None, findings, json_page_ok=json_ok)
 
     def _metadata(
-        self, name: ProjectName, entry: IndexEntry | None, pages: _Pages
+        self, name: ProjectName, entry: IndexEntry | None, pages: ProjectPages
     ) -> tuple[Project | None, tuple[Finding, ...]]:
         if self.options.json_update:
             project = self._fetch(name, entry)
@@ -204,7 +168,7 @@ class ProjectVerifier:
         if raw is None:
             return None, ()
         try:
-            project = parse_project(self._nominal_url(name), json.loads(raw), raw, None)
+            project = stored_project(name, raw, self.metadata.master)
         except (ValueError, BadUpstreamData) as exc:
             finding = Finding(JSON_DOC, path, None, f"unreadable ({exc}); --json-update fetches it")
             log_finding(name, finding)
@@ -213,10 +177,6 @@ class ProjectVerifier:
             log.debug("%s: %s is older than the page; checking against the page", name, path)
             return None, ()
         return project, ()
-
-    def _nominal_url(self, name: ProjectName) -> str:
-        """The JSON API URL a stored document came from (for messages and name checks)."""
-        return f"{self.metadata.master}/pypi/{name}/json"
 
     def _fetch(self, name: ProjectName, entry: IndexEntry | None) -> Project | None:
         try:
@@ -246,7 +206,7 @@ class ProjectVerifier:
         return out
 
     def _republish(
-        self, name: ProjectName, truth: _Truth, pages: _Pages, broken: set[str]
+        self, name: ProjectName, truth: _Truth, pages: ProjectPages, broken: set[str]
     ) -> tuple[list[Finding], list[tuple[Finding, str]]]:
         """Compare the pages with what the metadata renders to; rewrite them if they differ."""
         assert truth.project is not None
@@ -265,7 +225,7 @@ class ProjectVerifier:
         return [finding], []
 
     def _rebuild(
-        self, name: ProjectName, entry: IndexEntry | None, pages: _Pages, json_ok: bool
+        self, name: ProjectName, entry: IndexEntry | None, pages: ProjectPages, json_ok: bool
     ) -> tuple[list[Finding], list[tuple[Finding, str]]]:
         """No metadata: rebuild a missing (or unreadable JSON) page from the others."""
         fmt = self.publisher.simple_format
@@ -277,10 +237,9 @@ class ProjectVerifier:
             return [], []
         display = entry.display_name if entry else pages.title() or name
         raw_json = pages.get(JSON_LEAF) if json_ok else None
-        own = self.publisher.own_root_uri
-        model = page_from_json(name, display, raw_json, own) if raw_json else None
+        model = page_from_json(name, display, raw_json, pages.root_uri) if raw_json else None
         rendered = self._rendered(model) if model else {}
-        twin = pages.get(HTML_LEAVES[0]) or pages.get(HTML_LEAVES[1])
+        twin = pages.html()
         base = simple_dir(name, self.publisher.hash_index)
         findings, failed = [], []
         for leaf in broken:

@@ -20,10 +20,11 @@ from ..errors import ConfigError, Interrupted, UnsafePath, UsageError
 from ..filters.requirements import file_pins
 from ..journal import Progress, Todo
 from ..layout import GENERATION_FILE, ROOT_STALE, SIMPLE, check_project_name, simple_dir
-from ..ledger import Ledger, from_pages
+from ..ledger import Ledger
 from ..models import IndexEntry, Outcome, ProjectName, normalize
-from ..removal import has_trace, stored_bytes, stored_files
 from ..runtime import Runtime
+from ..site.prune import has_trace, stored_bytes, stored_files
+from ..site.readback import ledger_from_pages
 from ..state import mirror_lock
 from ..storage.filesystem import is_temp_name
 
@@ -95,7 +96,7 @@ class _Deletion:
         if rt.storage.exists(GENERATION_FILE):
             rt.state.check_generation()
         hash_index = rt.config.mirror.hash_index
-        ledger = Ledger.load(rt.storage) or from_pages(rt.storage, hash_index)
+        ledger = Ledger.load(rt.storage) or ledger_from_pages(rt.storage, hash_index)
         todo = rt.state.read_todo()
         removed, unknown, files, size = [], [], 0, 0
         for raw, name in _normalized(requested):

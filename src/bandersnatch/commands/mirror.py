@@ -18,11 +18,12 @@ from ..config import Config
 from ..errors import BadUpstreamData, FeedUnavailable, Interrupted
 from ..journal import Progress, Todo, add_finished
 from ..layout import FEED_VALIDATOR, FILTERS, LAST_MODIFIED, LEDGER, ROOT_STALE
-from ..ledger import Ledger, from_pages
+from ..ledger import Ledger
 from ..models import FeedKind, Outcome, ProjectName, ProjectResult, SyncPlan, SyncReport
 from ..planning import fingerprint, make_plan
-from ..pruning import DeletionGuard
 from ..runtime import Runtime
+from ..site.prune import DeletionGuard
+from ..site.readback import ledger_from_pages
 from ..state import mirror_lock
 from ..syncer import Syncer
 from ..tally import DiffFile, Tally
@@ -179,7 +180,7 @@ class _MirrorRun:
         for both: what is done, for planning, and how the ledger should list it)."""
         ledger = Ledger.load(self.rt.storage)
         if ledger is None:
-            ledger = from_pages(self.rt.storage, self.rt.config.mirror.hash_index)
+            ledger = ledger_from_pages(self.rt.storage, self.rt.config.mirror.hash_index)
             self.index_dirty |= bool(ledger)
         if self.journal:
             for chunk in self.rt.state.read_progress():

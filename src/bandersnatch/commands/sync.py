@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from ..config import Config
 from ..errors import Interrupted
 from ..layout import ROOT_STALE
-from ..ledger import Ledger, from_pages
+from ..ledger import Ledger
 from ..models import ProjectFailure, ProjectResult, SyncReport, normalize
-from ..pruning import DeletionGuard
 from ..runtime import Runtime
+from ..site.prune import DeletionGuard
+from ..site.readback import ledger_from_pages
 from ..state import mirror_lock
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def run(
         state = runtime.state
         state.cleanup_temp()
         state.check_generation()
-        ledger = Ledger.load(runtime.storage) or from_pages(
+        ledger = Ledger.load(runtime.storage) or ledger_from_pages(
             runtime.storage, config.mirror.hash_index
         )
         syncer = runtime.syncer(stop, DeletionGuard(config.mirror.max_deletions))

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 from ..errors import UsageError, redact
 from ..layout import metadata_of
 from ..models import project_name
-from ..pages import JSON_CONTENT_TYPE, V1_HTML_CONTENT_TYPE
+from ..simple.formats import JSON_CONTENT_TYPE, V1_HTML_CONTENT_TYPE
 from .clients import CLIENTS, Client
 from .fetch import Fetcher, Response
 from .pageview import FileLink, PageError, PageView, read_page

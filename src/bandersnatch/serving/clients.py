@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..pages import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE, V1_HTML_CONTENT_TYPE
+from ..simple.formats import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE, V1_HTML_CONTENT_TYPE
 
 PIP_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "

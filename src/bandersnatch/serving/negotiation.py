@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..pages import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE, V1_HTML_CONTENT_TYPE
+from ..simple.formats import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE, V1_HTML_CONTENT_TYPE
 
 CONTENT_TYPES = (JSON_CONTENT_TYPE, V1_HTML_CONTENT_TYPE, HTML_CONTENT_TYPE)
 ALIASES = {

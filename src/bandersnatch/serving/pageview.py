@@ -2,7 +2,7 @@
 
 ``check-server`` uses this to tell whether a body parses as the format its Content-Type
 claims, and to find the files (and advertised ``.metadata``) a client would fetch next.
-Lenient like the clients are; this tool's own pages are read back by ``pagemodel``.
+Lenient like the clients are; this tool's own pages are read back by ``simple.parse``.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .. import __version__
 from ..layout import HTML_LEAVES
-from ..pages import PAGE_LEAVES
+from ..simple.formats import PAGE_LEAVES
 from . import files, negotiation, routes
 
 log = logging.getLogger(__name__)

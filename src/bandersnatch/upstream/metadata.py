@@ -11,7 +11,6 @@ import uuid
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
 
@@ -20,12 +19,11 @@ from ..errors import (
     NotFound,
     RetryableError,
     StaleResponse,
-    UnsafePath,
-    UpstreamError,
 )
-from ..layout import check_project_name, packages_path
-from ..models import Project, ProjectName, ReleaseFile, project_name
+from ..layout import check_project_name
+from ..models import Project, ProjectName, project_name
 from . import fields
+from .entries import JSON_API, FileList
 from .http import MirrorSession, check_status, json_document, open_stream
 from .session import RetryPolicy
 from .simple import SIMPLE_JSON, parse_simple_project
@@ -112,7 +110,7 @@ class MetadataClient:
         if self.source == "simple":
             project = parse_simple_project(response.url, doc, serial, name)
         else:
-            project = parse_project(url, doc, body, serial)
+            project = parse_project(url, doc, body, serial, name)
         return _within_hosts(session, project)
 
 
@@ -161,8 +159,12 @@ def _serial(header: str | None, doc: Any, source: str) -> int | None:
     return fields.serial(value)
 
 
-def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Project:
-    """The JSON API document -> Project. Unsafe files are refused, not fatal."""
+def parse_project(
+    url: str, doc: Any, body: bytes, serial: int | None, asked: ProjectName
+) -> Project:
+    """The JSON API document of the project ``asked`` -> Project. ``url``: where the
+    document came from (its links resolve against it; errors name it). Unsafe files are
+    refused, not fatal; a document of another project is refused whole."""
     if not isinstance(doc, dict) or not isinstance(doc.get("info"), dict):
         raise BadUpstreamData(url, "JSON API document has no 'info'")
     display = doc["info"].get("name")
@@ -174,41 +176,28 @@ def parse_project(url: str, doc: Any, body: bytes, serial: int | None) -> Projec
     name = project_name(display)
     if name is None:
         raise BadUpstreamData(url, f"info.name is not a project name: {display!r:.80}")
-    asked = url.rstrip("/").split("/")[-2]
     if name != asked:
         raise BadUpstreamData(url, f"asked for {asked!r} but got the project {display!r}")
     try:
         info = _frozen_info(doc["info"])
     except RecursionError:  # parsed, but too deep to walk
         raise BadUpstreamData(url, "JSON API document: 'info' is nested too deeply") from None
-    files: list[ReleaseFile] = []
-    refused: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    listed = FileList(url, JSON_API)
     versions = [v for v in releases if fields.text(v) is not None]
     for version, entries in releases.items():
         for entry in entries if isinstance(entries, list) else []:
             if fields.text(version) is None:
-                refused.append((f"a file of release {version!r:.80}", "not a usable version"))
-                continue
-            try:
-                release_file = parse_file(url, str(version), entry)
-            except (UnsafePath, UpstreamError) as exc:
-                filename = entry.get("filename") if isinstance(entry, dict) else None
-                refused.append((repr(filename), str(exc)))
-                continue
-            if release_file.path in seen:
-                refused.append((release_file.filename, "listed twice"))
-                continue
-            seen.add(release_file.path)
-            files.append(release_file)
+                listed.refuse(f"a file of release {version!r:.80}", "not a usable version")
+            else:
+                listed.add(entry, str(version))
     return Project(
         name=name,
         display_name=display,
         serial=serial,
         versions=tuple(versions),
-        files=tuple(files),
+        files=tuple(listed.files),
         json_document=body,
-        refused=tuple(refused),
+        refused=tuple(listed.refused),
         info=info,
     )
 
@@ -224,42 +213,3 @@ def _frozen_info(info: dict[str, Any]) -> MappingProxyType[str, object]:
         return value
 
     return MappingProxyType({str(k): freeze(v) for k, v in info.items()})
-
-
-def parse_file(url: str, version: str, entry: Any) -> ReleaseFile:
-    """One file entry of the JSON API; BadUpstreamData or UnsafePath refuse it."""
-    if not isinstance(entry, dict):
-        raise BadUpstreamData(url, "file entry is not an object")
-    filename, file_url = fields.text(entry.get("filename")), fields.text(entry.get("url"))
-    checked = fields.digests(entry.get("digests"))
-    size = fields.size(entry.get("size"))
-    if filename is None or file_url is None:
-        raise BadUpstreamData(url, "file entry lacks a usable filename or url")
-    if "sha256" not in checked or size is None:
-        raise BadUpstreamData(url, f"{filename}: no valid sha256 digest or size")
-    optional = ("requires_python", "yanked_reason", "upload_time_iso_8601", "packagetype")
-    if not all(fields.is_text(entry.get(key)) for key in (*optional, "python_version")):
-        raise BadUpstreamData(url, f"{filename}: a text field is not valid Unicode")
-    try:
-        file_url = urljoin(url, file_url)  # PyPI's are absolute; some proxies' are relative
-    except ValueError:  # e.g. an unclosed "[" in the host
-        raise BadUpstreamData(url, f"{filename}: the url does not parse") from None
-    core = entry.get("core-metadata", entry.get("data-dist-info-metadata"))
-    return ReleaseFile(
-        filename=filename,
-        url=file_url,
-        path=packages_path(file_url, filename),
-        version=version,
-        size=size,
-        sha256=checked["sha256"],
-        digests=checked,
-        packagetype=fields.text(entry.get("packagetype")) or "",
-        python_version=fields.text(entry.get("python_version")) or "",
-        requires_python=fields.text(entry.get("requires_python")),
-        yanked=bool(entry.get("yanked", False)),
-        yanked_reason=fields.text(entry.get("yanked_reason")),
-        upload_time=fields.text(entry.get("upload_time_iso_8601")),
-        core_metadata_sha256=(
-            fields.hex_digest(core.get("sha256"), 64) if isinstance(core, dict) else None
-        ),
-    )

@@ -11,18 +11,10 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
 
-from ..errors import BadUpstreamData, UnsafePath, UpstreamError, redact
-from ..layout import packages_path
+from ..errors import BadUpstreamData, redact
 from ..models import (
     API_BASE,
     API_PROVENANCE,
@@ -30,11 +22,11 @@ from ..models import (
     Project,
     ProjectName,
     ProjectStatus,
-    ReleaseFile,
     project_name,
     project_names,
 )
 from . import fields
+from .entries import SIMPLE_PAGE, FileList
 from .http import check_status, json_document, open_stream
 from .session import RetryPolicy
 
@@ -43,79 +35,12 @@ log = logging.getLogger(__name__)
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 
-def version_from_filename(filename: str) -> str:
-    """Best-effort version of a distribution file (the simple API has no per-file version)."""
-    try:
-        if filename.endswith(".whl"):
-            return str(parse_wheel_filename(filename)[1])
-        return str(parse_sdist_filename(filename)[1])
-    except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
-        return ""
-
-
-def _simple_file(page_url: str, entry: Any) -> ReleaseFile:
-    """One file entry of a PEP 691 page; BadUpstreamData or UnsafePath refuse it."""
-    if not isinstance(entry, dict):
-        raise BadUpstreamData(page_url, "file entry is not an object")
-    filename, url = fields.text(entry.get("filename")), fields.text(entry.get("url"))
-    hashes = fields.digests(entry.get("hashes"))
-    size = fields.size(entry.get("size"))
-    if filename is None or url is None:
-        raise BadUpstreamData(page_url, "file entry lacks a usable filename or url")
-    if "sha256" not in hashes or size is None:
-        raise BadUpstreamData(page_url, f"{filename}: no sha256 hash or size (API 1.1 needed)")
-    yanked = entry.get("yanked", False)
-    if not all(fields.is_text(entry.get(k)) for k in ("requires-python", "upload-time")) or (
-        isinstance(yanked, str) and not fields.is_text(yanked)
-    ):
-        raise BadUpstreamData(page_url, f"{filename}: a text field is not valid Unicode")
-    try:
-        absolute = urljoin(page_url, url)
-    except ValueError:  # e.g. an unclosed "[" in the host
-        raise BadUpstreamData(page_url, f"{filename}: the url does not parse") from None
-    core = entry.get("core-metadata", entry.get("dist-info-metadata"))
-    return ReleaseFile(
-        provenance_url=provenance_url(page_url, filename, entry.get("provenance")),
-        filename=filename,
-        url=absolute,
-        path=packages_path(absolute, filename),
-        version=version_from_filename(filename),
-        size=size,
-        sha256=hashes["sha256"],
-        digests=hashes,
-        requires_python=fields.text(entry.get("requires-python")),
-        yanked=bool(yanked),
-        yanked_reason=fields.text(yanked) if isinstance(yanked, str) else None,
-        upload_time=fields.text(entry.get("upload-time")),
-        core_metadata_sha256=(
-            fields.hex_digest(core.get("sha256"), 64) if isinstance(core, dict) else None
-        ),
-    )
-
-
-def provenance_url(page_url: str, filename: str, value: object) -> str | None:
-    """PEP 740: a file entry's ``provenance`` (a URL, or null/absent: none) made absolute.
-
-    A value that is no usable URL drops the provenance, never the file (the host policy
-    is applied later, with the file URLs')."""
-    url = fields.text(value)
-    if url is None:
-        if value is not None:
-            log.warning("%s: %s: 'provenance' is not a URL; not mirrored", page_url, filename)
-        return None
-    try:
-        return urljoin(page_url, url)
-    except ValueError:
-        log.warning("%s: %s: the provenance URL does not parse; not mirrored", page_url, filename)
-        return None
-
-
 def project_status(page_url: str, value: object) -> tuple[ProjectStatus | None, str | None]:
     """PEP 792 ``project-status`` (``{"status": ..., "reason": ...}``) -> (status, reason).
 
     Absent means ``active``. A value that is not one of the four statuses PEP 792 defines
     is not mirrored (None, with a warning): the page then claims no status at all rather
-    than pass on a marker no installer knows or say ``active`` where upstream did not."""
+    than pass on a marker no installer knows, or say ``active`` where upstream did not."""
     if value is None:
         return ProjectStatus.ACTIVE, None
     raw = value.get("status") if isinstance(value, dict) else None
@@ -141,20 +66,11 @@ def parse_simple_project(
         raise BadUpstreamData(page_url, f"simple page has no valid 'name': {display!r:.80}")
     if name != asked:
         raise BadUpstreamData(page_url, f"asked for {asked!r} but got the page of {display!r}")
-    files: list[ReleaseFile] = []
-    refused: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    listed = FileList(page_url, SIMPLE_PAGE)
     entries = doc.get("files")
     for entry in entries if isinstance(entries, list) else []:
-        try:
-            release_file = _simple_file(page_url, entry)
-        except (UnsafePath, UpstreamError) as exc:
-            filename = entry.get("filename") if isinstance(entry, dict) else None
-            refused.append((repr(filename), str(exc)))
-            continue
-        if release_file.path not in seen:
-            seen.add(release_file.path)
-            files.append(release_file)
+        listed.add(entry)
+    files = listed.files
     versions = doc.get("versions")
     if not isinstance(versions, list):
         versions = sorted({f.version for f in files if f.version})
@@ -172,7 +88,7 @@ def parse_simple_project(
         serial=serial or 0,
         versions=tuple(str(v) for v in versions),
         files=tuple(files),
-        refused=tuple(refused),
+        refused=tuple(listed.refused),
         api_version=known,
         status=status,
         status_reason=reason,

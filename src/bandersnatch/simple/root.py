@@ -1,8 +1,6 @@
-"""Pure rendering of simple pages (PEP 503/592/629/658/691/700/714) and the root index.
-
-HTML and JSON are both derived from one ``SimplePage`` record. Nothing here touches disk
-or network.
-"""
+"""The root index (``web/simple/index.*``): rendered whole from the ledger's columns, or
+with a few changes spliced into the bytes of a page already rendered (pure; the ledger
+writes the files: ``ledgerfile``, ``ledger``)."""
 
 from __future__ import annotations
 
@@ -11,132 +9,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
-from urllib.parse import quote
 
-from packaging.version import InvalidVersion, Version
-
-from .layout import HTML_LEAF, JSON_LEAF, PAGE_LINK_PREFIX, V1_HTML_LEAF
-from .models import IndexEntry, PageFile, ProjectName, SimplePage, normalize
-from .splicing import Lines, splice
-
-API_VERSION = "1.1"
-"""PEP 700: every file carries ``size`` and ``upload-time``, every page ``versions``."""
-
-JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
-V1_HTML_CONTENT_TYPE = "application/vnd.pypi.simple.v1+html"
-HTML_CONTENT_TYPE = "text/html"
-"""PEP 691's three content types; ``text/html`` is the legacy alias of the v1 HTML page."""
-
-PAGE_LEAVES = {HTML_CONTENT_TYPE: HTML_LEAF, V1_HTML_CONTENT_TYPE: V1_HTML_LEAF,
-               JSON_CONTENT_TYPE: JSON_LEAF}  # fmt: skip
-"""The leaf that holds each content type's page."""
-
-
-@dataclass(frozen=True)
-class PageOptions:
-    root_uri: str | None = None
-    """When set, file links are absolute: ``<root_uri>/packages/<path>``."""
-    digest_name: str = "sha256"
-    link_upstream: bool = False
-    """``release-files = false``: link the upstream URL instead of a local copy."""
-
-
-def _version_key(version: str) -> tuple[int, Version | str]:
-    try:
-        return (0, Version(version))
-    except InvalidVersion:
-        return (1, version)
-
-
-def sort_versions(versions: Iterable[str]) -> list[str]:
-    """Versions in PEP 440 order; unparseable ones last, in string order."""
-    return sorted(set(versions), key=_version_key)
-
-
-def file_url(pf: PageFile, opts: PageOptions) -> str:
-    """The link to a file as seen from ``/simple/<name>/`` (whatever hash-index does)."""
-    if opts.link_upstream and not opts.root_uri:
-        return pf.file.url
-    quoted = quote(pf.file.path, safe="/")
-    if opts.root_uri:
-        return f"{opts.root_uri}/packages/{quoted}"
-    return f"{PAGE_LINK_PREFIX}{quoted}"
-
-
-def _digest(pf: PageFile, opts: PageOptions) -> tuple[str, str]:
-    value = pf.file.digests.get(opts.digest_name)
-    if opts.digest_name == "sha256" or not value:
-        return "sha256", pf.file.sha256
-    return opts.digest_name, value
-
-
-def _sorted_files(page: SimplePage) -> list[PageFile]:
-    return sorted(page.files, key=lambda pf: pf.file.filename)
-
-
-def _html_anchor(pf: PageFile, opts: PageOptions) -> str:
-    algo, value = _digest(pf, opts)
-    href = escape(f"{file_url(pf, opts)}#{algo}={value}")
-    attrs = [f'href="{href}"']
-    f = pf.file
-    if f.requires_python:
-        attrs.append(f'data-requires-python="{escape(f.requires_python)}"')
-    if f.yanked:
-        attrs.append(f'data-yanked="{escape(f.yanked_reason or "")}"')
-    if pf.metadata_stored and f.core_metadata_sha256:
-        meta = escape(f"sha256={f.core_metadata_sha256}")
-        attrs.append(f'data-core-metadata="{meta}"')
-        attrs.append(f'data-dist-info-metadata="{meta}"')
-    return f"    <a {' '.join(attrs)}>{escape(f.filename)}</a><br/>"
-
-
-def render_project_html(page: SimplePage, opts: PageOptions) -> str:
-    title = escape(page.display_name)
-    lines = [
-        "<!DOCTYPE html>",
-        "<html>",
-        "  <head>",
-        f'    <meta name="pypi:repository-version" content="{API_VERSION}">',
-        f"    <title>Links for {title}</title>",
-        "  </head>",
-        "  <body>",
-        f"    <h1>Links for {title}</h1>",
-    ]
-    lines.extend(_html_anchor(pf, opts) for pf in _sorted_files(page))
-    lines += ["  </body>", "</html>", f"<!--SERIAL {page.serial}-->"]
-    return "\n".join(lines) + "\n"
-
-
-def _json_file(pf: PageFile, opts: PageOptions) -> dict[str, object]:
-    f = pf.file
-    algo, value = _digest(pf, opts)
-    hashes = {"sha256": f.sha256}
-    hashes[algo] = value
-    yanked: bool | str = (f.yanked_reason or True) if f.yanked else False
-    stored = pf.metadata_stored and f.core_metadata_sha256
-    core: object = {"sha256": f.core_metadata_sha256} if stored else False
-    entry: dict[str, object] = {
-        "filename": f.filename,
-        "url": file_url(pf, opts),
-        "hashes": hashes,
-        "requires-python": f.requires_python,
-        "yanked": yanked,
-        "size": f.size,
-        "upload-time": f.upload_time,
-        "core-metadata": core,
-    }
-    return entry
-
-
-def render_project_json(page: SimplePage, opts: PageOptions) -> str:
-    doc = {
-        "meta": {"api-version": API_VERSION, "_last-serial": page.serial},
-        "name": page.name,
-        "files": [_json_file(pf, opts) for pf in _sorted_files(page)],
-        "versions": sort_versions(page.versions),
-    }
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
-
+from ..models import IndexEntry, ProjectName, normalize
+from ..splicing import Lines, splice
+from .formats import API_VERSION
 
 ROOT_HTML_HEAD = (
     "<!DOCTYPE html>\n<html>\n  <head>\n"

@@ -1,5 +1,9 @@
-"""Deleting from the mirror, safely: the deletion guard, files a project no longer lists,
-and whole projects upstream removed or the filters now exclude.
+"""Removing from the mirror, safely: the deletion guard, files a project no longer lists,
+whole projects upstream removed or the filters now exclude, and what deleting a project
+must remove.
+
+A project's files are the union of what its pages list and what its stored metadata
+(``web/json/<name>``) lists, so a project whose page is damaged still leaves no file behind.
 
 Nothing here runs on the strength of a stale or failed answer: callers only get here with
 fresh, serial-checked metadata or a 404 that upstream's origin confirmed.
@@ -8,11 +12,14 @@ fresh, serial-checked metadata or a 404 that upstream's origin confirmed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
-from .layout import package_file
-from .models import Project, ProjectName, ProjectResult
+from ..errors import BadUpstreamData
+from ..layout import LEAVES, json_paths, metadata_of, package_file, simple_dir
+from ..models import Project, ProjectName, ProjectResult
+from ..storage import Storage
 from .publish import Publisher
-from .storage import Storage
+from .readback import ProjectPages, stored_project
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +96,38 @@ class Pruner:
         why = "excluded by filters" if excluded else "removed upstream"
         log.info("%s: %s; removed from the mirror with %d files", name, why, deleted)
         return ProjectResult(name, name, expected, removed=True)
+
+
+def stored_files(
+    storage: Storage, name: ProjectName, hash_index: bool, root_uri: str | None = None
+) -> list[str]:
+    """``web/packages/...`` paths the project's pages or stored metadata list."""
+    paths = ProjectPages.of(storage, name, hash_index, root_uri).every_file()
+    raw = storage.read_bytes(json_paths(name)[0])
+    if raw is not None:
+        try:
+            project = stored_project(name, raw)
+        except (ValueError, BadUpstreamData):
+            project = None
+        if project is not None:
+            paths.update(package_file(f.path) for f in project.files)
+    return sorted(paths)
+
+
+def has_trace(storage: Storage, name: ProjectName, hash_index: bool) -> bool:
+    """True when the project has a page or a stored JSON document."""
+    base = simple_dir(name, hash_index)
+    pages = (f"{base}/{leaf}" for leaf in LEAVES)
+    return any(storage.exists(p) for p in (*pages, *json_paths(name)))
+
+
+def stored_bytes(storage: Storage, paths: Iterable[str]) -> tuple[int, int]:
+    """(files, bytes) stored for these paths, ``.metadata`` files included."""
+    count = total = 0
+    for path in paths:
+        for candidate in (path, metadata_of(path)):
+            size = storage.size(candidate)
+            if size is not None:
+                count += 1
+                total += size
+    return count, total

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .layout import (
+from ..layout import (
     HTML_LEAF,
     HTML_LEAVES,
     JSON_LEAF,
@@ -25,11 +25,11 @@ from .layout import (
     metadata_of,
     simple_dir,
 )
-from .ledger import Ledger
-from .listing import listed_files
-from .models import Expected, ProjectName, SimpleFormat, SimplePage
-from .pages import PageOptions, render_project_html, render_project_json
-from .storage import Storage
+from ..ledger import Ledger
+from ..models import Expected, ProjectName, SimpleFormat, SimplePage
+from ..simple.render import PageOptions, render_project_html, render_project_json
+from ..storage import Storage
+from .readback import listed_files
 
 log = logging.getLogger(__name__)
 
