@@ -153,6 +153,8 @@ class FindingKind(TextEnum):
     CORRUPT = "corrupt"
     META_MISSING = "metadata-missing"
     META_CORRUPT = "metadata-corrupt"
+    PROV_MISSING = "provenance-missing"
+    """The page lists a PEP 740 provenance for a file whose ``.provenance`` is not stored."""
     PAGE = "page"
     ROOT = "root-index"
     JSON_DOC = "json"

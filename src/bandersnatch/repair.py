@@ -5,21 +5,27 @@ URL the stored metadata gives, or else from ``<files host>/packages/<path>``."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from .core_metadata import metadata_from_wheel
 from .errors import StorageError, UpstreamError
-from .layout import METADATA_SUFFIX, metadata_of, package_rel
+from .layout import METADATA_SUFFIX, PROVENANCE_SUFFIX, metadata_of, package_rel
 from .models import Expected
 from .storage import Storage
 from .upstream.download import Downloader
 from .upstream.session import SessionFactory
-from .verification import CORRUPT, MISSING, Finding, HashCheck, stat_check
+from .verification import CORRUPT, MISSING, PROV_MISSING, Finding, HashCheck, stat_check
 
 log = logging.getLogger(__name__)
+
+
+def _owner(path: str) -> str:
+    """The stored file a finding's path belongs to (itself, or the file of a sidecar)."""
+    return path.removesuffix(METADATA_SUFFIX).removesuffix(PROVENANCE_SUFFIX)
+
 
 Failed = list[tuple[Finding, str]]
 
@@ -43,6 +49,9 @@ class FileChecker:
     hash_files: bool
     repair: bool
     files_base: str
+    provenance_urls: Callable[[str], Mapping[str, str]] = lambda _name: {}
+    """A project's upstream provenance URLs by stored path (``web/packages/...``): asked
+    only when a provenance is missing and the stored metadata does not give its URL."""
 
     def check(self, name: str, expected: tuple[Expected, ...]) -> tuple[list[Finding], Failed, int]:
         """(findings, failed repairs with reasons, bytes downloaded)."""
@@ -59,16 +68,24 @@ class FileChecker:
         if not self.repair:
             return findings, [(f, "dry run") for f in findings], 0
         by_path = {e.path: e for e in expected}
-        jobs = [(f, by_path[f.path.removesuffix(METADATA_SUFFIX)]) for f in findings]
-        results = list(self.pool.map(lambda job: self._repair(name, *job), jobs))
+        jobs = [(f, by_path[_owner(f.path)]) for f in findings]
+        urls: Mapping[str, str] = {}
+        if any(f.kind is PROV_MISSING and not (e.release and e.release.provenance_url)
+               for f, e in jobs):  # fmt: skip
+            urls = self.provenance_urls(name)
+        results = list(self.pool.map(lambda job: self._repair(name, job[0], job[1], urls), jobs))
         failed = [(f, why) for (f, _), (why, _) in zip(jobs, results, strict=True) if why]
         return findings, failed, sum(n for _, n in results)
 
     def _digest_differs(self, check: HashCheck) -> bool:
         return self.storage.sha256(check.path) != check.sha256
 
-    def _repair(self, name: str, finding: Finding, e: Expected) -> tuple[str | None, int]:
+    def _repair(
+        self, name: str, finding: Finding, e: Expected, provenance: Mapping[str, str]
+    ) -> tuple[str | None, int]:
         """(failure reason or None, bytes downloaded): fetch the file again, digest-checked."""
+        if finding.kind is PROV_MISSING:
+            return self._repair_provenance(name, finding.path, e, provenance)
         rel = package_rel(e.path)
         url = e.release.url if e.release else f"{self.files_base}/packages/{quote(rel)}"
         urls = self.downloader.sources(url, rel)
@@ -87,6 +104,24 @@ class FileChecker:
         session = self.sessions.get()
         try:
             fetched = self.downloader.fetch(session, self.storage, urls, target, size, sha256).size
+        except UpstreamError as exc:
+            log.error("%s: cannot repair %s: %s", name, target, exc)
+            return str(exc), 0
+        log.info("%s: repaired %s (%d bytes downloaded)", name, target, fetched)
+        return None, fetched
+
+    def _repair_provenance(
+        self, name: str, target: str, e: Expected, urls: Mapping[str, str]
+    ) -> tuple[str | None, int]:
+        url = (e.release.provenance_url if e.release else None) or urls.get(e.path)
+        if url is None:
+            reason = "upstream's metadata gives no provenance URL for the file now"
+            log.error("%s: cannot repair %s: %s", name, target, reason)
+            return reason, 0
+        try:
+            fetched = self.downloader.fetch_provenance(
+                self.sessions.get(), self.storage, url, target
+            )
         except UpstreamError as exc:
             log.error("%s: cannot repair %s: %s", name, target, exc)
             return str(exc), 0

@@ -11,11 +11,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .layout import metadata_of, package_file
+from .layout import metadata_of, package_file, provenance_of
 from .models import Expected, FindingKind, PageFile, Project, ProjectName, SimplePage
 
 MISSING, CORRUPT = FindingKind.MISSING, FindingKind.CORRUPT
 META_MISSING, META_CORRUPT = FindingKind.META_MISSING, FindingKind.META_CORRUPT
+PROV_MISSING = FindingKind.PROV_MISSING
 PAGE, ROOT, JSON_DOC, NO_SOURCE = (
     FindingKind.PAGE,
     FindingKind.ROOT,
@@ -68,6 +69,7 @@ def expected_from_project(project: Project, *, core_metadata: bool) -> tuple[Exp
             f.size,
             f.sha256,
             f.core_metadata_sha256 if core_metadata else None,
+            provenance=f.provenance_url is not None,
             release=f,
         )
         for f in project.files
@@ -80,6 +82,8 @@ def referenced(expected: Iterable[Expected]) -> frozenset[str]:
         paths.add(e.path)
         if e.metadata_sha256:
             paths.add(metadata_of(e.path))
+        if e.provenance:
+            paths.add(provenance_of(e.path))
     return frozenset(paths)
 
 
@@ -97,6 +101,8 @@ def stat_check(
             findings.append(Finding(CORRUPT, e.path, e.size, f"{size} bytes, expected {e.size}"))
         elif hash_files and e.sha256:
             checks.append(HashCheck(e.path, e.sha256, CORRUPT, e.size))
+        if e.provenance and sizes.get(provenance_of(e.path), 0) <= 0:
+            findings.append(Finding(PROV_MISSING, provenance_of(e.path)))
         if not e.metadata_sha256:
             continue
         meta = metadata_of(e.path)
@@ -117,13 +123,26 @@ def page_for(
     with its ``.metadata`` when that is intact too."""
     if release_files:
         files = tuple(
-            PageFile(e.release, e.metadata_sha256 is not None and metadata_of(e.path) not in broken)
+            PageFile(
+                e.release,
+                e.metadata_sha256 is not None and metadata_of(e.path) not in broken,
+                e.provenance and provenance_of(e.path) not in broken,
+            )
             for e in expected
             if e.release is not None and e.path not in broken
         )
     else:
-        files = tuple(PageFile(f, False) for f in project.files)
-    return SimplePage(project.name, project.display_name, project.serial, project.versions, files)
+        files = tuple(PageFile(f, False, f.provenance_url is not None) for f in project.files)
+    return SimplePage(
+        project.name,
+        project.display_name,
+        project.serial,
+        project.versions,
+        files,
+        known=project.api_version,
+        status=project.status,
+        status_reason=project.status_reason,
+    )
 
 
 def upstream_base(master: str) -> str:

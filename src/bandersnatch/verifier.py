@@ -95,7 +95,16 @@ class ProjectVerifier:
             options.hash_files,
             options.repair,
             options.files_base,
+            self._provenance_urls,
         )
+
+    def _provenance_urls(self, name: str) -> dict[str, str]:
+        """Upstream's provenance URLs for a project's files (one metadata request), for a
+        missing ``.provenance`` its pages list: the pages only link the mirror's copy."""
+        project = self._fetch(ProjectName(name), None)
+        if project is None:
+            return {}
+        return {package_file(f.path): f.provenance_url for f in project.files if f.provenance_url}
 
     def verify(self, name: ProjectName, entry: IndexEntry | None, check: bool) -> ProjectOutcome:
         """Check (and unless dry-running, repair) one project. With ``check`` false only

@@ -21,12 +21,21 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from ..errors import UnsafePath
 from ..layout import PACKAGES, PAGE_LINK_PREFIX, check_segment, package_rel
-from ..models import Expected, PageFile, ProjectName, ReleaseFile, SimplePage
+from ..models import (
+    API_BASE,
+    Expected,
+    PageFile,
+    ProjectName,
+    ProjectStatus,
+    ReleaseFile,
+    SimplePage,
+)
 
 _SERIAL = re.compile(rb"<!--SERIAL (\d+)-->")
 _JSON_SERIAL = re.compile(rb'"_last-serial"\s*:\s*(\d+)')
 _ANCHOR = re.compile(r'<a [^>]*href="([^"]+)"[^>]*>', re.IGNORECASE)
 _CORE = re.compile(r'data-(?:core|dist-info)-metadata="sha256=([0-9a-f]{64})"')
+_PROVENANCE = re.compile(r'data-provenance="[^"]+"')
 _TITLE = re.compile(rb"<title>Links for (.*?)</title>")
 _UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)
 """What reading a document of the wrong shape raises."""
@@ -75,6 +84,10 @@ class JsonPage:
     this mirror."""
     entries: tuple[Any, ...]
     """The file entries, for ``page_from_json`` (the other formats need every field)."""
+    known: tuple[int, int] = API_BASE
+    """``meta.api-version`` (what the page's source could tell)."""
+    status: ProjectStatus | None = None
+    status_reason: str | None = None
 
 
 def read_json_page(raw: bytes, root_uri: str | None = None) -> JsonPage | None:
@@ -93,7 +106,24 @@ def read_json_page(raw: bytes, root_uri: str | None = None) -> JsonPage | None:
         versions: tuple[str, ...] | None = tuple(str(v) for v in doc.get("versions", ()))
     except _UNREADABLE:
         versions = None
-    return JsonPage(serial, versions, listed, entries)
+    known, status, reason = _api_and_status(doc)
+    return JsonPage(serial, versions, listed, entries, known, status, reason)
+
+
+def _api_and_status(doc: Any) -> tuple[tuple[int, int], ProjectStatus | None, str | None]:
+    """The page's API version and PEP 792 status, as this tool wrote them."""
+    try:
+        major, minor = str(doc["meta"]["api-version"]).split(".")
+        known = (int(major), int(minor))
+    except (*_UNREADABLE, OverflowError):
+        known = API_BASE
+    found = doc.get("project-status")
+    try:
+        status = ProjectStatus(found["status"]) if isinstance(found, dict) else None
+    except (*_UNREADABLE, OverflowError):
+        status = None
+    reason = found.get("reason") if status is not None and isinstance(found, dict) else None
+    return known, status, reason if isinstance(reason, str) else None
 
 
 def _listed(entry: Any, root_uri: str | None) -> Expected | None:
@@ -109,6 +139,7 @@ def _listed(entry: Any, root_uri: str | None) -> Expected | None:
         size if isinstance(size, int) else None,
         sha256 if isinstance(sha256, str) else None,
         core.get("sha256") if isinstance(core, dict) else None,
+        provenance=isinstance(entry.get("provenance"), str),
     )
 
 
@@ -135,10 +166,11 @@ def _page_file(entry: Any, listed: Expected | None) -> PageFile | None:
             yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
             upload_time=entry.get("upload-time"),
             core_metadata_sha256=listed.metadata_sha256,
+            provenance_url=entry.get("provenance") if listed.provenance else None,
         )
     except _UNREADABLE:
         return None
-    return PageFile(release, listed.metadata_sha256 is not None)
+    return PageFile(release, listed.metadata_sha256 is not None, listed.provenance)
 
 
 def expected_from_json_page(raw: bytes, root_uri: str | None = None) -> tuple[Expected, ...] | None:
@@ -165,6 +197,7 @@ def expected_from_html_page(raw: bytes, root_uri: str | None = None) -> tuple[Ex
             None,
             digest if algo == "sha256" and digest else None,
             core.group(1) if core else None,
+            provenance=_PROVENANCE.search(anchor.group(0)) is not None,
         )
     return tuple(expected.values())
 
@@ -181,7 +214,16 @@ def page_from_json(
     files = list(map(_page_file, page.entries, page.listed))
     if None in files:
         return None
-    return SimplePage(name, display_name, page.serial, page.versions, tuple(filter(None, files)))
+    return SimplePage(
+        name,
+        display_name,
+        page.serial,
+        page.versions,
+        tuple(filter(None, files)),
+        known=page.known,
+        status=page.status,
+        status_reason=page.status_reason,
+    )
 
 
 def page_serial(json_page: bytes | None, html_page: bytes | None) -> int:

@@ -1,4 +1,4 @@
-"""Pure rendering of a project's simple pages (PEP 503/592/629/658/691/700/714).
+"""Pure rendering of a project's simple pages (PEP 503/592/629/658/691/700/714/740/792).
 
 HTML and JSON are both derived from one ``SimplePage`` record. Nothing here touches disk
 or network. The root index: ``root``; reading pages back: ``parse``.
@@ -14,9 +14,8 @@ from urllib.parse import quote
 
 from packaging.version import InvalidVersion, Version
 
-from ..layout import PAGE_LINK_PREFIX
-from ..models import PageFile, SimplePage
-from .formats import API_VERSION
+from ..layout import PAGE_LINK_PREFIX, provenance_of
+from ..models import API_PROVENANCE, PageFile, SimplePage
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,22 @@ def file_url(pf: PageFile, opts: PageOptions) -> str:
     return f"{PAGE_LINK_PREFIX}{quoted}"
 
 
+def provenance_link(pf: PageFile, opts: PageOptions) -> str | None:
+    """PEP 740: the link to a file's provenance (the mirror's copy, beside the file, or
+    upstream's with ``release-files = false``); None when the page offers none."""
+    if not pf.provenance_stored:
+        return None
+    if opts.link_upstream and not opts.root_uri:
+        return pf.file.provenance_url
+    return provenance_of(file_url(pf, opts))
+
+
+def api_version(page: SimplePage) -> str:
+    """``meta.api-version`` / ``pypi:repository-version``: see ``SimplePage.api_version``."""
+    major, minor = page.api_version
+    return f"{major}.{minor}"
+
+
 def _digest(pf: PageFile, opts: PageOptions) -> tuple[str, str]:
     value = pf.file.digests.get(opts.digest_name)
     if opts.digest_name == "sha256" or not value:
@@ -74,6 +89,9 @@ def _html_anchor(pf: PageFile, opts: PageOptions) -> str:
         meta = escape(f"sha256={f.core_metadata_sha256}")
         attrs.append(f'data-core-metadata="{meta}"')
         attrs.append(f'data-dist-info-metadata="{meta}"')
+    provenance = provenance_link(pf, opts)
+    if provenance is not None:
+        attrs.append(f'data-provenance="{escape(provenance)}"')
     return f"    <a {' '.join(attrs)}>{escape(f.filename)}</a><br/>"
 
 
@@ -83,7 +101,14 @@ def render_project_html(page: SimplePage, opts: PageOptions) -> str:
         "<!DOCTYPE html>",
         "<html>",
         "  <head>",
-        f'    <meta name="pypi:repository-version" content="{API_VERSION}">',
+        f'    <meta name="pypi:repository-version" content="{api_version(page)}">',
+    ]
+    if page.status is not None:  # PEP 792
+        lines.append(f'    <meta name="pypi:project-status" content="{escape(page.status)}">')
+        if page.status_reason:
+            reason = escape(page.status_reason)
+            lines.append(f'    <meta name="pypi:project-status-reason" content="{reason}">')
+    lines += [
         f"    <title>Links for {title}</title>",
         "  </head>",
         "  <body>",
@@ -94,7 +119,7 @@ def render_project_html(page: SimplePage, opts: PageOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _json_file(pf: PageFile, opts: PageOptions) -> dict[str, object]:
+def _json_file(pf: PageFile, opts: PageOptions, provenance: bool) -> dict[str, object]:
     f = pf.file
     algo, value = _digest(pf, opts)
     hashes = {"sha256": f.sha256}
@@ -112,14 +137,23 @@ def _json_file(pf: PageFile, opts: PageOptions) -> dict[str, object]:
         "upload-time": f.upload_time,
         "core-metadata": core,
     }
+    if provenance:
+        entry["provenance"] = provenance_link(pf, opts)
     return entry
 
 
 def render_project_json(page: SimplePage, opts: PageOptions) -> str:
-    doc = {
-        "meta": {"api-version": API_VERSION, "_last-serial": page.serial},
+    # the key is there on pages whose source knows provenance, or where one is stored
+    provenance = page.known >= API_PROVENANCE or any(pf.provenance_stored for pf in page.files)
+    doc: dict[str, object] = {
+        "meta": {"api-version": api_version(page), "_last-serial": page.serial},
         "name": page.name,
-        "files": [_json_file(pf, opts) for pf in _sorted_files(page)],
+        "files": [_json_file(pf, opts, provenance) for pf in _sorted_files(page)],
         "versions": sort_versions(page.versions),
     }
+    if page.status is not None:  # PEP 792
+        status = {"status": str(page.status)}
+        if page.status_reason:
+            status["reason"] = page.status_reason
+        doc["project-status"] = status
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable
 
 from ..errors import BadUpstreamData
-from ..layout import LEAVES, json_paths, metadata_of, package_file, simple_dir
+from ..layout import LEAVES, json_paths, metadata_of, package_file, provenance_of, simple_dir
 from ..models import Project, ProjectName, ProjectResult
 from ..storage import Storage
 from .publish import Publisher
@@ -122,10 +122,10 @@ def has_trace(storage: Storage, name: ProjectName, hash_index: bool) -> bool:
 
 
 def stored_bytes(storage: Storage, paths: Iterable[str]) -> tuple[int, int]:
-    """(files, bytes) stored for these paths, ``.metadata`` files included."""
+    """(files, bytes) stored for these paths, ``.metadata`` and ``.provenance`` included."""
     count = total = 0
     for path in paths:
-        for candidate in (path, metadata_of(path)):
+        for candidate in (path, metadata_of(path), provenance_of(path)):
             size = storage.size(candidate)
             if size is not None:
                 count += 1

@@ -23,6 +23,7 @@ from ..layout import (
     VERSIONS,
     json_paths,
     metadata_of,
+    provenance_of,
     simple_dir,
 )
 from ..ledger import Ledger
@@ -108,6 +109,7 @@ class Publisher:
         for path in paths:
             removed += self.storage.delete(path)
             self.storage.delete(metadata_of(path))
+            self.storage.delete(provenance_of(path))
             self.storage.remove_empty_dirs(path.rsplit("/", 1)[0], PACKAGES)
         return removed
 
