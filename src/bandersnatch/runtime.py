@@ -5,6 +5,7 @@ Shared by every command so that commands stay wiring only and never import each 
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ from .upstream.metadata import MetadataClient
 from .upstream.policy import HostPolicy
 from .upstream.session import RetryPolicy, SessionFactory
 from .upstream.simple import SimpleFeed
+
+log = logging.getLogger(__name__)
 
 
 def host_policy(m: MirrorConfig) -> HostPolicy:
@@ -98,14 +101,25 @@ class Runtime:
 
     @property
     def metadata_source(self) -> str:
-        """Where project metadata comes from: the PEP 691 page (``simple``), which carries
-        PEP 740 provenance and PEP 792 status, unless something needs the JSON API
-        (``json = true`` stores its document; some filters read its fields). A simple change
-        feed has no JSON API to ask."""
+        """Where project metadata comes from (``[mirror] metadata-source``): the JSON API
+        (``json``) or the PEP 691 page (``simple``), which alone carries PEP 740 provenance
+        and PEP 792 status. ``simple`` is overruled, with a warning, where something needs
+        the JSON API: ``json = true`` stores its document, and some filters read its
+        fields. A simple change feed implies ``simple``."""
         m = self.config.mirror
-        if m.change_feed is FeedKind.SIMPLE:
-            return "simple"
-        return "json" if m.json or self.filters.needs_json_api else "simple"
+        chosen = m.metadata_source or ("simple" if m.change_feed is FeedKind.SIMPLE else "json")
+        if chosen == "simple" and m.change_feed is FeedKind.XMLRPC:
+            needs = "json = true" if m.json else None
+            if needs is None and self.filters.needs_json_api:
+                needs = "a release, release-file or metadata filter that reads its fields"
+            if needs is not None:
+                log.warning(
+                    "[mirror] metadata-source = simple: using the JSON API (%s); "
+                    "provenance and project status are not mirrored",
+                    needs,
+                )
+                return "json"
+        return chosen
 
     def metadata_client(self) -> MetadataClient:
         m = self.config.mirror

@@ -70,6 +70,7 @@ MIRROR_KEYS: dict[str, tuple[str, Parse]] = {
     "keep-index-versions": ("keep_index_versions", _KEEP_INDEX),
     "change-feed": ("change_feed", _CHANGE_FEED),
     "api-method": ("change_feed", _CHANGE_FEED),
+    "metadata-source": ("metadata_source", choice({v: v for v in ("json", "simple")})),
     "cache-bust": ("cache_bust", boolean),
     "max-deletions": ("max_deletions", integer(0)),
     "prune-filtered": ("prune_filtered", boolean),
@@ -93,7 +94,9 @@ INERT = {
 }
 """Fields pypa/bandersnatch knows that mean nothing here: accepted, with one warning why."""
 
-_OPTIONAL = frozenset({"root_uri", "diff_file", "download_mirror", "proxy", "log_config"})
+_OPTIONAL = frozenset(
+    {"root_uri", "diff_file", "download_mirror", "proxy", "log_config", "metadata_source"}
+)
 """Fields whose empty value means None."""
 
 _REFERENCE = re.compile(r"\{\{\s*([^_\s{}]+)\s*_\s*([^{}]*?)\s*\}\}")

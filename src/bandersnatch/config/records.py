@@ -47,6 +47,9 @@ class MirrorConfig:
     cleanup: bool = False
     keep_index_versions: int = 0
     change_feed: FeedKind = FeedKind.XMLRPC
+    metadata_source: str | None = None
+    """``json`` (the JSON API) or ``simple`` (PEP 691 pages: provenance and status are
+    mirrored); None: the one the change feed implies (``json`` for ``xmlrpc``)."""
     cache_bust: bool = True
     max_deletions: int = 1000
     prune_filtered: bool = True

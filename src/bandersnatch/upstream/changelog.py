@@ -46,6 +46,8 @@ class ChangelogClient:
         max_answer: int = 256 * 1024 * 1024,
     ) -> None:
         self.url = f"{master}/pypi"
+        self.display_names: dict[ProjectName, str] = {}
+        """The display name of each project ``changes_since`` has seen (the last one)."""
         self._session = session
         self._timeout = timeout
         self._deadline = deadline
@@ -128,7 +130,8 @@ class ChangelogClient:
                 serials = [row[1] for row in rows if row is not None]
             else:
                 raise BadUpstreamData(self.url, "changelog_since_serial did not return a list")
-            names, _displays, valid_serials = _valid("changelog", displays, serials)
+            names, valid_displays, valid_serials = _valid("changelog", displays, serials)
+            self.display_names.update(zip(names, valid_displays, strict=True))
             start = current
             current = max(current, *valid_serials) if valid_serials else current
             yield names, valid_serials

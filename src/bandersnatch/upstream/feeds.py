@@ -60,14 +60,16 @@ class XmlRpcFeed:
         target = self.client.last_serial()  # first: a change during listing is not missed
         listed = self.client.all_projects()
         changes = dict(zip(listed.names, listed.serials, strict=True))
+        displays = dict(zip(listed.names, listed.displays, strict=True))
         del listed  # at PyPI's size every copy of the listing counts
         for name in mirrored().keys() - changes.keys():
             changes[name] = 0  # gone upstream: the sync confirms it before removing it
-        return FeedResult(target, changes)
+        return FeedResult(target, changes, displays)
 
     def since(self, serial: int, mirrored: Mirrored, validator: str | None = None) -> FeedResult:
         changes, target = collect_changes(self.client.changes_since(serial), serial)
-        return FeedResult(target, changes)
+        displays = self.client.display_names
+        return FeedResult(target, changes, {n: displays[n] for n in changes if n in displays})
 
 
 class SimpleIndexFeed:
