@@ -246,10 +246,11 @@ class SimplePage:
         """The highest simple API version whose every field this page carries: 1.4 when
         its source gave the status (or its absence, which means ``active``), 1.3 when each
         file's provenance is on the page (a URL to the mirror's copy, or none upstream),
-        else 1.1. A file whose upstream provenance the mirror does not hold keeps the page
-        at 1.2, below PEP 740: its ``null`` would claim there is none."""
-        if self.known < API_PROVENANCE:
-            return API_BASE
+        else 1.1 (or 1.2, which requires nothing more). A file whose upstream provenance the
+        mirror does not hold keeps the page at 1.2, below PEP 740: its ``null`` would claim
+        there is none."""
+        if self.known < API_PROVENANCE:  # 1.2 (PEP 708) requires nothing new
+            return max(API_BASE, self.known)
         missing = any(pf.file.provenance_url and not pf.provenance_stored for pf in self.files)
         if missing:
             return (1, 2)

@@ -28,6 +28,8 @@ class Advertiser:
     files_base_url: str
     sha256: Callable[[StoredFile], str]
     metadata_sha256: Callable[[StoredFile], str | None]
+    provenance_override: Callable[[StoredFile], str | None] = lambda _f: None
+    """A URL to advertise instead of the provenance's own (a fault switch)."""
 
     def file_url(self, f: StoredFile) -> str:
         return f.absolute_url or self.files_base_url + f.url_path
@@ -35,7 +37,9 @@ class Advertiser:
     def provenance_url(self, f: StoredFile) -> str | None:
         """PEP 740: a fully qualified URL, on the index itself (as PyPI's ``/integrity/``)."""
         path = f.provenance_path
-        return None if path is None else self.base_url + path
+        if path is None:
+            return None
+        return self.provenance_override(f) or self.base_url + path
 
     def core_metadata(self, f: StoredFile) -> dict[str, str] | bool:
         digest = self.metadata_sha256(f) if f.has_core_metadata else None

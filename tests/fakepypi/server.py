@@ -321,6 +321,7 @@ class FakePyPI:
         self._xml_faults: list[_XmlFault] = []
         self._wrong: set[tuple[str, str]] = set()
         self._wrong_meta: set[tuple[str, str]] = set()
+        self._provenance: dict[tuple[str, str], tuple[str | None, bytes | None]] = {}
         self._missing: set[tuple[str, str]] = set()
         self._missing_meta: set[tuple[str, str]] = set()
         self._invalid_names: tuple[str, ...] = ()
@@ -409,6 +410,7 @@ class FakePyPI:
             self._xml_faults.clear()
             self._wrong.clear()
             self._wrong_meta.clear()
+            self._provenance.clear()
             self._missing.clear()
             self._missing_meta.clear()
             self._invalid_names = ()
@@ -470,6 +472,15 @@ class FakePyPI:
         the real bytes. `metadata=True` falsifies the PEP 658 `.metadata` sha256 instead."""
         with self._lock:
             (self._wrong_meta if metadata else self._wrong).add((canonicalize_name(name), filename))
+
+    def bad_provenance(
+        self, name: str, filename: str, *, url: str | None = None, body: bytes | None = None
+    ) -> None:
+        """For a file with a PEP 740 provenance: advertise ``url`` (e.g. on another host)
+        instead of its ``/integrity/`` URL, and/or serve ``body`` there (oversized, not
+        JSON...) instead of the real document."""
+        with self._lock:
+            self._provenance[(canonicalize_name(name), filename)] = (url, body)
 
     def missing_file(self, name: str, filename: str, *, metadata: bool = False) -> None:
         """Keep advertising a file but answer 404 for its URL (or only for its `.metadata`)."""
@@ -632,7 +643,12 @@ class FakePyPI:
                 return hashlib.sha256(b"wrong" + digest.encode()).hexdigest()
             return digest
 
-        return pages.Advertiser(self.url, self.files_url, sha256, metadata_sha256)
+        def provenance(f: StoredFile) -> str | None:
+            with self._lock:
+                url = self._provenance.get((canonicalize_name(f.project), f.filename), (None,))[0]
+            return url
+
+        return pages.Advertiser(self.url, self.files_url, sha256, metadata_sha256, provenance)
 
     # -- XML-RPC -----------------------------------------------------------------------
     def _changelog_last_serial(self) -> int:
@@ -892,7 +908,11 @@ class FakePyPI:
             stored = self.universe.lookup_provenance(path)
             if stored is None or stored.provenance is None:
                 return _text(404, "Not Found")
-            return _Response(200, stored.provenance, [("Content-Type", "application/json")])
+            with self._lock:
+                key = (canonicalize_name(stored.project), stored.filename)
+                body = self._provenance.get(key, (None, None))[1]
+            body = stored.provenance if body is None else body
+            return _Response(200, body, [("Content-Type", "application/json")])
         return self._file(method, path, headers)
 
     def _redirect(self, location: str) -> _Response:
