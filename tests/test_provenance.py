@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from fakepypi import FakePyPI, FileSpec, ProjectSpec, Universe
-from harness import Mirror, make_mirror
+from harness import CLI, Mirror, make_mirror
 from servers import start_server
 
 SIMPLE = {"metadata-source": "simple"}
@@ -202,3 +203,42 @@ def test_verify_restores_a_lost_provenance_and_delete_removes_it(
     assert deleted.returncode == 0, deleted.stderr
     assert not stored.exists()
     assert not list(mirror.web.rglob("*.provenance"))
+
+
+def test_check_server_follows_provenance_and_compares_status(
+    tmp_path: Path, make_fake_pypi: object
+) -> None:
+    universe = _universe()
+    universe.set_status("Attested", "archived", "moved to attested2")
+    fake = make_fake_pypi(universe)  # type: ignore[operator]
+    mirror = make_mirror(tmp_path, fake, SIMPLE)
+    assert mirror.run("mirror").returncode == 0
+    files = _files(mirror)
+    stored = mirror.linked_file("attested", str(files[_wheel(files)]["provenance"]))
+
+    def check(url: str) -> tuple[int, list[str]]:
+        result = subprocess.run(
+            [*CLI, "check-server", url, "--project", "attested"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return result.returncode, result.stdout.splitlines() + result.stderr.splitlines()
+
+    with start_server("serve", mirror, tmp_path) as server:
+        code, lines = check(f"{server.url}/simple/")
+        assert code == 0, "\n".join(lines)
+        rows = [line for line in lines if re.match(r"\w+ +provenance ", line)]
+        assert len(rows) == 4 and all("200 application/json" in r for r in rows), rows
+        status = [line.split(None, 2)[2] for line in lines if line.startswith("status ")]
+        assert status == ["archived / moved to attested2"] * 2, lines
+
+        stored.unlink()
+        html = mirror.web / "simple" / "attested" / "index.html"
+        html.write_text(html.read_text().replace('content="archived"', 'content="deprecated"'))
+        code, lines = check(f"{server.url}/simple/")
+        assert code != 0
+        found = [line for line in lines if line.startswith("problem: ")]
+        assert any("provenance answers 404" in line for line in found), found
+        assert any("status differs between formats" in line for line in found), found

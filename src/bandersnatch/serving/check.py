@@ -13,7 +13,9 @@ that is not redirected is a note: the four clients normalize names themselves.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from urllib.parse import quote, urlsplit
@@ -119,8 +121,11 @@ class Checker:
         probes = {what: self.probe(page_url, accept) for what, accept in PROBES.items()}
         self.negotiation(page_url, probes)
         variant = _variant(name, display)
+        statuses: dict[str, tuple[str, str | None] | None] = {}
         for client in CLIENTS:
             view = self.page(client, "project", page_url, root=False)
+            if view is not None:
+                statuses.setdefault(view.kind, view.status)
             self.preference(client, page_url, probes[JSON_ONLY])
             self.moved(client, "slashless", self.index + quote(name), page_url, required=True)
             if variant is not None:
@@ -128,8 +133,25 @@ class Checker:
                 self.moved(client, "unnormalized", unnormalized, page_url, required=False)
             if view is not None:
                 FileChecks(self, client).run(view)
+        for probe in (probes[JSON_ONLY], probes[HTML_ONLY]):  # the clients may all get one
+            kind = "json" if probe.content_type == JSON_CONTENT_TYPE else "html"
+            if probe.status == 200 and kind not in statuses:
+                with contextlib.suppress(PageError):  # a probe is only read for its status
+                    statuses[kind] = read_page(kind, probe.body, probe.url, root=False).status
+        self.project_status(statuses)
         self.vary()
         return self.report
+
+    def project_status(self, statuses: dict[str, tuple[str, str | None] | None]) -> None:
+        """PEP 792: the status the formats give (as the clients got them) must agree."""
+        for kind, status in sorted(statuses.items()):
+            said = "none (active)" if status is None else " / ".join(filter(None, status))
+            self.report.row("status", kind, said)
+        if len(set(statuses.values())) > 1:
+            self.report.problem(
+                "the project status differs between formats: "
+                + "; ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+            )
 
     def seen(self, url: str, resp: Response) -> None:
         if resp.status == 200:
@@ -228,6 +250,23 @@ class FileChecks:
             if resp.status != 200:
                 self.problem(f"{other.filename}.metadata is advertised but answers "
                              f"{self.checker.describe(resp)} (pip fails)")  # fmt: skip
+        attested = next((f for f in view.files if f.provenance), None)
+        if attested is not None:
+            self.provenance(attested)
+
+    def provenance(self, file: FileLink) -> None:
+        """PEP 740: an advertised provenance answers 200 with a JSON object."""
+        assert file.provenance is not None
+        resp = self.checker.request(self.client, file.provenance, **_IDENTITY)
+        said = self.checker.describe(resp)
+        try:
+            ok = resp.status == 200 and isinstance(json.loads(resp.body), dict)
+        except ValueError:
+            ok = False
+        self.row("provenance", f"{file.filename}: {said}{'' if ok else ', not a JSON object'}")
+        if not ok:
+            self.problem(f"{file.filename}: the advertised provenance answers {said}, "
+                         "not a JSON object")  # fmt: skip
 
     def row(self, what: str, text: str) -> None:
         self.checker.report.row(self.client.name, what, text)

@@ -29,6 +29,8 @@ class FileLink:
     digest); None when not advertised."""
     size: int | None = None
     upload_time: str | None = None
+    provenance: str | None = None
+    """The PEP 740 provenance URL the page gives (absolute), if any."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class PageView:
     projects: tuple[str, ...] = ()
     """The root index's project names."""
     files: tuple[FileLink, ...] = ()
+    status: tuple[str, str | None] | None = None
+    """PEP 792 (status, reason) when the page gives a status."""
 
 
 def _digest(value: object) -> str | None:
@@ -57,6 +61,7 @@ def _json_file(entry: Any, base: str) -> FileLink:
     core = entry.get("core-metadata", entry.get("dist-info-metadata"))
     size = entry.get("size")
     upload = entry.get("upload-time")
+    provenance = entry.get("provenance")
     return FileLink(
         urldefrag(urljoin(base, entry["url"]))[0],
         entry["filename"],
@@ -64,7 +69,16 @@ def _json_file(entry: Any, base: str) -> FileLink:
         _digest(core),
         size if isinstance(size, int) else None,
         upload if isinstance(upload, str) else None,
+        urljoin(base, provenance) if isinstance(provenance, str) else None,
     )
+
+
+def _json_status(doc: dict[str, Any]) -> tuple[str, str | None] | None:
+    found = doc.get("project-status")
+    if not isinstance(found, dict) or not isinstance(found.get("status"), str):
+        return None
+    reason = found.get("reason")
+    return found["status"], reason if isinstance(reason, str) else None
 
 
 def read_json(body: bytes, url: str, *, root: bool) -> PageView:
@@ -85,7 +99,8 @@ def read_json(body: bytes, url: str, *, root: bool) -> PageView:
         return PageView("json", projects=tuple(n for n in names if isinstance(n, str)))
     if not isinstance(doc.get("name"), str) or not isinstance(doc.get("files"), list):
         raise PageError("no name or files")
-    return PageView("json", files=tuple(_json_file(e, url) for e in doc["files"]))
+    files = tuple(_json_file(e, url) for e in doc["files"])
+    return PageView("json", files=files, status=_json_status(doc))
 
 
 class _Anchors(HTMLParser):
@@ -94,10 +109,16 @@ class _Anchors(HTMLParser):
         self.anchors: list[tuple[dict[str, str | None], str]] = []
         self._open: dict[str, str | None] | None = None
         self._text: list[str] = []
+        self.meta: dict[str, str] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             self._open, self._text = dict(attrs), []
+        elif tag == "meta":
+            found = dict(attrs)
+            name, content = found.get("name"), found.get("content")
+            if name and content is not None:
+                self.meta.setdefault(name, content)
 
     def handle_data(self, data: str) -> None:
         if self._open is not None:
@@ -115,8 +136,10 @@ def _html_file(attrs: dict[str, str | None], text: str, base: str) -> FileLink:
     algo, _, value = fragment.partition("=")
     core = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
     meta = None if core is None else core.partition("sha256=")[2]
+    provenance = attrs.get("data-provenance")
     return FileLink(absolute, text or absolute.rsplit("/", 1)[-1],
-                    value if algo == "sha256" else None, meta)  # fmt: skip
+                    value if algo == "sha256" else None, meta,
+                    provenance=urljoin(base, provenance) if provenance else None)  # fmt: skip
 
 
 def read_html(body: bytes, url: str, *, root: bool) -> PageView:
@@ -134,7 +157,10 @@ def read_html(body: bytes, url: str, *, root: bool) -> PageView:
     parser.close()
     if root:
         return PageView("html", projects=tuple(t for _, t in parser.anchors if t))
-    return PageView("html", files=tuple(_html_file(a, t, url) for a, t in parser.anchors))
+    files = tuple(_html_file(a, t, url) for a, t in parser.anchors)
+    status = parser.meta.get("pypi:project-status")
+    reason = parser.meta.get("pypi:project-status-reason")
+    return PageView("html", files=files, status=None if status is None else (status, reason))
 
 
 def read_page(kind: str, body: bytes, url: str, *, root: bool) -> PageView:
