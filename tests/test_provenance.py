@@ -189,6 +189,7 @@ def test_verify_restores_a_lost_provenance_and_delete_removes_it(
     dry = mirror.run("verify", "--dry-run", "--delete")
     assert dry.returncode == 1, dry.stderr
     assert "provenance-missing" in dry.stderr and not stored.exists()
+    assert "1 .provenance missing" in dry.stderr
 
     fixed = mirror.run("verify", "--delete")
     assert fixed.returncode == 0, fixed.stderr

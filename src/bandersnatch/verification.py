@@ -203,7 +203,9 @@ class VerifyReport:
             + (f" (and {self.resumed} verified before an interruption)" if self.resumed else "")
             + f", {self.checked} files checked: "
             f"{f[MISSING] + f[META_MISSING]} missing, {f[CORRUPT] + f[META_CORRUPT]} corrupt "
-            f"(of which {f[META_MISSING] + f[META_CORRUPT]} .metadata), {pages} pages wrong, "
+            f"(of which {f[META_MISSING] + f[META_CORRUPT]} .metadata), "
+            + (f"{f[PROV_MISSING]} .provenance missing, " if f[PROV_MISSING] else "")
+            + f"{pages} pages wrong, "
             f"{f[JSON_DOC] + f[NO_SOURCE]} without usable metadata, "
             f"{self.orphans} orphaned ({self.orphan_bytes} bytes), {self.seconds:.1f} seconds"
         ]
