@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bandersnatch.models import PageFile, ProjectName, ReleaseFile, SimplePage
+
 from fakepypi import FakePyPI, FileSpec, ProjectSpec, Universe
 from harness import CLI, Mirror, make_mirror
 from servers import start_server
@@ -243,3 +245,74 @@ def test_check_server_follows_provenance_and_compares_status(
         found = [line for line in lines if line.startswith("problem: ")]
         assert any("provenance answers 404" in line for line in found), found
         assert any("status differs between formats" in line for line in found), found
+
+
+def test_without_release_files_the_page_links_upstreams_provenance(
+    tmp_path: Path, make_fake_pypi: object
+) -> None:
+    fake = make_fake_pypi(_universe())  # type: ignore[operator]
+    mirror = make_mirror(tmp_path, fake, {**SIMPLE, "release-files": "false"})
+    assert mirror.run("mirror").returncode == 0
+    files = _files(mirror)
+    wheel = _wheel(files)
+    assert files[wheel]["provenance"] == f"{fake.url}/integrity/attested/1.0/{wheel}/provenance"
+    assert mirror.page_json("attested")["meta"]["api-version"] == "1.4"  # type: ignore[index]
+    assert not list(mirror.web.rglob("*.provenance"))
+
+
+def test_a_file_removed_upstream_takes_its_provenance_along(
+    tmp_path: Path, make_fake_pypi: object
+) -> None:
+    universe = Universe(
+        [
+            ProjectSpec(
+                "Attested",
+                {
+                    "1.0": [FileSpec("wheel", provenance=True)],
+                    "2.0": [FileSpec("wheel", provenance=True)],
+                },
+            )
+        ]
+    )
+    fake = make_fake_pypi(universe)  # type: ignore[operator]
+    mirror = make_mirror(tmp_path, fake, SIMPLE)
+    assert mirror.run("mirror").returncode == 0
+    old = next(n for n in _files(mirror) if "-1.0-" in n)
+    assert len(list(mirror.web.rglob("*.provenance"))) == 2
+    universe.remove_file("Attested", old)
+    result = mirror.run("mirror")
+    assert result.returncode == 0, result.stderr
+    left = [p.name for p in mirror.web.rglob("*.provenance")]
+    assert left == [next(n for n in _files(mirror) if "-2.0-" in n) + ".provenance"]
+    assert not list(mirror.web.rglob(old + "*"))
+
+
+def _page(known: tuple[int, int], *files: tuple[str | None, bool]) -> SimplePage:
+    listed = tuple(
+        PageFile(
+            ReleaseFile(f"f{i}.whl", "https://x/f.whl", f"p/f{i}.whl", "1", 1, "0" * 64,
+                        provenance_url=url),
+            False,
+            stored,
+        )
+        for i, (url, stored) in enumerate(files)
+    )  # fmt: skip
+    return SimplePage(ProjectName("p"), "p", 1, ("1",), listed, known=known)
+
+
+@pytest.mark.parametrize(
+    ("known", "files", "claimed"),
+    [
+        ((1, 1), [("https://x/p", True)], (1, 1)),  # the JSON API: nothing more is known
+        ((1, 0), [], (1, 1)),  # what this mirror writes is 1.1 whatever upstream says
+        ((1, 2), [], (1, 2)),
+        ((1, 3), [(None, False), ("https://x/p", True)], (1, 3)),
+        ((1, 4), [(None, False), ("https://x/p", True)], (1, 4)),
+        ((1, 4), [("https://x/p", False)], (1, 2)),  # a null would claim "none"
+        ((1, 4), [], (1, 4)),
+    ],
+)
+def test_api_version_claims_only_what_the_page_carries(
+    known: tuple[int, int], files: list[tuple[str | None, bool]], claimed: tuple[int, int]
+) -> None:
+    assert _page(known, *files).api_version == claimed

@@ -23,6 +23,7 @@ from .core_metadata import metadata_from_wheel
 from .errors import NotFound, StorageError, UnsafePath, UpstreamError
 from .layout import metadata_of, package_file, provenance_of
 from .models import (
+    API_PROVENANCE,
     CompareMethod,
     PageFile,
     Project,
@@ -158,7 +159,9 @@ class _Tasks:
         while self.inflight < self.depth and not stop.is_set():
             if self.files:
                 job, rf = self.files.popleft()
-                workers.tasks.put(((job, rf), partial(self.syncer.file_task, rf)))
+                known = job.project is not None and job.project.api_version >= API_PROVENANCE
+                task = partial(self.syncer.file_task, rf, provenance_known=known)
+                workers.tasks.put(((job, rf), task))
             elif (name := self.syncer.start_next()) is not None:
                 serial = self.syncer.expected(name)
                 call = partial(self.syncer.metadata_task, name, serial)
@@ -419,7 +422,10 @@ class Syncer:
             self.options.compare_method is CompareMethod.STAT or self.storage.sha256(path) == sha256
         )
 
-    def file_task(self, rf: ReleaseFile) -> FileOutcome:
+    def file_task(self, rf: ReleaseFile, *, provenance_known: bool = False) -> FileOutcome:
+        """Ensure one file, its ``.metadata`` and its ``.provenance``. ``provenance_known``:
+        the project's metadata says which files have a provenance (a PEP 691 page of API
+        1.3 or later), so a stored one upstream no longer offers is deleted."""
         target = package_file(rf.path)
         session = self.sessions.get()
         with self._stripes[hash(target) % len(self._stripes)]:
@@ -442,7 +448,9 @@ class Syncer:
             meta_ok, meta_wrote, meta_bytes, meta_error = self._ensure_metadata(
                 rf, target, body, fresh=needed
             )
-            prov_ok, prov_bytes, prov_error = self._ensure_provenance(rf, target, fresh=needed)
+            prov_ok, prov_bytes, prov_error = self._ensure_provenance(
+                rf, target, fresh=needed, known=provenance_known
+            )
         if meta_wrote:
             written += (metadata_of(target),)
         if prov_bytes:
@@ -460,7 +468,7 @@ class Syncer:
         )
 
     def _ensure_provenance(
-        self, rf: ReleaseFile, target: str, *, fresh: bool
+        self, rf: ReleaseFile, target: str, *, fresh: bool, known: bool
     ) -> tuple[bool, int, str | None]:
         """(stored, bytes downloaded, error) for the PEP 740 provenance of ``rf``.
 
@@ -469,7 +477,8 @@ class Syncer:
         missing. A provenance upstream no longer offers is deleted."""
         prov_target = provenance_of(target)
         if rf.provenance_url is None:
-            self.storage.delete(prov_target)
+            if known or fresh:  # the JSON API says nothing of provenance: keep what is stored
+                self.storage.delete(prov_target)
             return False, 0, None
         if not fresh and self.storage.exists(prov_target):
             return True, 0, None

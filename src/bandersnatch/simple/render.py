@@ -54,7 +54,7 @@ def provenance_link(pf: PageFile, opts: PageOptions) -> str | None:
     upstream's with ``release-files = false``); None when the page offers none."""
     if not pf.provenance_stored:
         return None
-    if opts.link_upstream and not opts.root_uri:
+    if opts.link_upstream:  # nothing is stored; upstream's is the only copy
         return pf.file.provenance_url
     return provenance_of(file_url(pf, opts))
 
