@@ -10,11 +10,12 @@ Repairs follow the publishing order: files, then ``.metadata``, then the project
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from .errors import BadUpstreamData, NotFound, UpstreamError
+from .filters import ProjectFilter
 from .layout import HTML_LEAVES, JSON_LEAF, json_paths, package_file, simple_dir
 from .models import Expected, IndexEntry, Project, ProjectName, SimplePage
 from .repair import FileChecker, log_finding
@@ -38,8 +39,6 @@ from .verification import (
 )
 
 log = logging.getLogger(__name__)
-
-ProjectFilter = Callable[[Project], "Project | None"]
 
 
 @dataclass(frozen=True)
