@@ -21,7 +21,7 @@ from .syncer import Syncer, SyncOptions
 from .upstream.changelog import ChangelogClient
 from .upstream.download import Downloader
 from .upstream.feeds import ChangeFeed, FallbackFeed, SimpleIndexFeed, XmlRpcFeed
-from .upstream.metadata import MetadataClient
+from .upstream.metadata import MetadataClient, MetadataSource
 from .upstream.policy import HostPolicy
 from .upstream.session import RetryPolicy, SessionFactory
 from .upstream.simple import SimpleFeed
@@ -103,7 +103,11 @@ class Runtime:
             m.timeout,
             self.policy,
             cache_bust=m.cache_bust,
-            source="simple" if m.change_feed is FeedKind.SIMPLE else "json",
+            source=(
+                MetadataSource.SIMPLE_PAGE
+                if m.change_feed is FeedKind.SIMPLE
+                else MetadataSource.JSON_API
+            ),
             deadline=m.global_timeout,
             max_document=m.max_document_size,
         )
