@@ -12,8 +12,10 @@ import pytest
 from bandersnatch import config
 from bandersnatch.config import Config, FilterConfig, MirrorConfig, load
 from bandersnatch.config.mirror import INERT, MIRROR_KEYS
+from bandersnatch.config.records import LatestRelease
 from bandersnatch.errors import ConfigError
 from bandersnatch.models import SimpleFormat
+from bandersnatch.rules.platforms import parse_platforms
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGED = REPO / "src" / "bandersnatch" / "default.conf"
@@ -87,8 +89,8 @@ def test_shipped_filter_examples_load_once_uncommented(tmp_path: Path) -> None:
     loaded = load(path)
     assert loaded.filters.enabled == ("allowlist_project", "allowlist_release")
     assert loaded.filters.allowlist_names == {"requests", "django", "numpy"}
-    assert loaded.filters.sections["latest_release"] == {"keep": "3", "sort_by": "version"}
-    assert set(loaded.filters.sections) == {
+    assert loaded.filters.latest == LatestRelease(keep=3, sort_by="version")
+    assert set(loaded.filters.written) == {
         "allowlist",
         "blocklist",
         "filter_prerelease",
@@ -202,9 +204,12 @@ def test_pypa_6_config_loads(tmp_path: Path) -> None:
         "latest_release",
         "regex_release_file_metadata",
     )
-    assert filters.sections["blocklist"]["platforms"].split() == ["windows", "py2.7", "freebsd"]
-    regex = filters.sections["regex_release_file_metadata"]
-    assert set(regex) == {"any:release_file.packagetype", "not-null:info.classifiers"}
+    assert filters.blocklist.platforms == parse_platforms("windows py2.7 freebsd")
+    regex = filters.file_metadata
+    assert {(r.key.path, r.key.mode, r.key.nulls_match) for r in regex} == {
+        (("release_file", "packagetype"), "any", True),
+        (("info", "classifiers"), "any", False),
+    }
     assert filters.allowlist_packages == ()
     assert not filters.allowlist_enabled
 
@@ -494,11 +499,11 @@ def test_free_form_sections_accept_any_key(tmp_path: Path) -> None:
     not-null:info.license = MIT
     """
     filters = load(mirror_conf(tmp_path, rest=rest)).filters
-    assert filters.sections["version_range_release_file_metadata"] == {
+    assert filters.written["version_range_release_file_metadata"] == {
         "requires_python": ">=3.8",
         "info.version": ">=1.0",
     }
-    assert filters.sections["regex_project_metadata"] == {"not-null:info.license": "MIT"}
+    assert filters.written["regex_project_metadata"] == {"not-null:info.license": "MIT"}
 
 
 # --- [plugins] -----------------------------------------------------------------------------
@@ -569,7 +574,7 @@ def test_allowlist_lines_with_specifiers_and_comments(tmp_path: Path) -> None:
         'black[d] ; python_version >= "3.8"',
     )
     assert filters.allowlist_names == {"requests", "foo-bar", "zope-interface", "black"}
-    assert filters.sections["allowlist"]["requirements_path"] == "/etc/bandersnatch"
+    assert filters.allowlist.requirements_path == Path("/etc/bandersnatch")
 
 
 def test_bad_allowlist_line_is_named(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bandersnatch.config.values import byte_size as parse_size
 from bandersnatch.errors import ConfigError
-from bandersnatch.filters.metadata import parse_size
 from bandersnatch.models import Project, ReleaseFile
 from filterkit import build, kept, project, release_file, simple
 
@@ -279,3 +279,13 @@ release_file.color = red
 """
     with pytest.raises(ConfigError, match="packagetype"):
         build(tmp_path, body)
+
+
+def test_one_size_grammar_decides_5ib(tmp_path: Path) -> None:
+    """``5ib`` is not a size, wherever a size is read: the config refuses it at load."""
+    with pytest.raises(ValueError, match="not a size"):
+        parse_size("5ib")
+    section = "[plugins]\nenabled = size_project_metadata\n"
+    with pytest.raises(ConfigError, match="not a size") as caught:
+        build(tmp_path, section + "[size_project_metadata]\nmax_package_size = 5ib\n")
+    assert (caught.value.section, caught.value.key) == ("size_project_metadata", "max_package_size")

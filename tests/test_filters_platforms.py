@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bandersnatch.errors import ConfigError
-from bandersnatch.filters.platforms import canonical_platform, parse_platforms
 from bandersnatch.models import ReleaseFile
+from bandersnatch.rules.platforms import canonical_platform, parse_platforms
 from filterkit import build, kept, project, release_file
 
 WHEELS = (

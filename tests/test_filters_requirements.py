@@ -10,17 +10,22 @@ from pathlib import Path
 import pytest
 
 from bandersnatch import filters
+from bandersnatch.config.records import Allowlist
 from bandersnatch.errors import ConfigError
-from bandersnatch.filters.requirements import Pin, decode, requirement_files, requirements_pins
+from bandersnatch.filters.requirements import decode, requirement_files, requirements_pins
+from bandersnatch.rules.pins import Pin
 from filterkit import build, kept, load, project, simple
 
 
-def _names(allowlist: dict[str, str]) -> list[str]:
+def _names(allowlist: Allowlist) -> list[str]:
     return [pin.name for pin in requirements_pins(allowlist)]
 
 
-def _section(tmp_path: Path, *files: str) -> dict[str, str]:
-    return {"requirements_path": str(tmp_path), "requirements": "\n".join(files)}
+def _section(tmp_path: Path, *files: str) -> Allowlist:
+    """``[allowlist]`` naming ``files`` (one a line), relative to ``tmp_path``."""
+    lines = "".join(f"\n    {line}" for line in files)
+    body = f"[allowlist]\nrequirements_path = {tmp_path}\nrequirements ={lines}\n"
+    return load(tmp_path, body).allowlist
 
 
 def test_pip_style_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -72,9 +77,13 @@ def test_globs_expand_sorted_and_comments_are_skipped(tmp_path: Path) -> None:
 
 def test_absolute_names_ignore_requirements_path(tmp_path: Path) -> None:
     (tmp_path / "abs.txt").write_text("zzz\n")
-    section = {"requirements_path": "/nonexistent", "requirements": str(tmp_path / "abs.txt")}
+    section = Allowlist(
+        requirements_path=Path("/nonexistent"), requirements=(str(tmp_path / "abs.txt"),)
+    )
     assert _names(section) == ["zzz"]
-    section["requirements"] = str(tmp_path / "ab*.txt")
+    section = Allowlist(
+        requirements_path=Path("/nonexistent"), requirements=(str(tmp_path / "ab*.txt"),)
+    )
     assert _names(section) == ["zzz"]
 
 

@@ -579,7 +579,6 @@ PARSERS = {
     "host_list": values.host_list,
     "regex_lines": values.regex_lines,
     "byte_size": values.byte_size,
-    "size": values.size,
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 from bandersnatch.models import PageFile, ProjectName, ReleaseFile, SimplePage
 from bandersnatch.simple.parse import page_from_json
 from bandersnatch.simple.render import PageOptions, render_project_html, render_project_json
-from bandersnatch.verification import (
+from bandersnatch.verify.plan import (
     CORRUPT,
     META_MISSING,
     MISSING,

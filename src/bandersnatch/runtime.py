@@ -22,7 +22,7 @@ from .syncer import Syncer, SyncOptions
 from .upstream.changelog import ChangelogClient
 from .upstream.download import Downloader
 from .upstream.feeds import ChangeFeed, FallbackFeed, SimpleIndexFeed, XmlRpcFeed
-from .upstream.metadata import MetadataClient
+from .upstream.metadata import MetadataClient, MetadataSource
 from .upstream.policy import HostPolicy
 from .upstream.session import RetryPolicy, SessionFactory
 from .upstream.simple import SimpleFeed
@@ -100,7 +100,7 @@ class Runtime:
         return FallbackFeed(XmlRpcFeed(changelog), simple) if fallback else XmlRpcFeed(changelog)
 
     @property
-    def metadata_source(self) -> str:
+    def metadata_source(self) -> MetadataSource:
         """Where project metadata comes from (``[mirror] metadata-source``): the JSON API
         (``json``) or the PEP 691 page (``simple``), which alone carries PEP 740 provenance
         and PEP 792 status. ``simple`` is overruled, with a warning, where something needs
@@ -118,8 +118,8 @@ class Runtime:
                     "provenance and project status are not mirrored",
                     needs,
                 )
-                return "json"
-        return chosen
+                return MetadataSource.JSON_API
+        return MetadataSource(chosen)
 
     def metadata_client(self) -> MetadataClient:
         m = self.config.mirror

@@ -21,6 +21,7 @@ from functools import partial
 
 from .core_metadata import metadata_from_wheel
 from .errors import NotFound, StorageError, UnsafePath, UpstreamError
+from .filters import ProjectFilter
 from .layout import metadata_of, package_file, provenance_of
 from .models import (
     API_PROVENANCE,
@@ -41,7 +42,6 @@ from .upstream.session import SessionFactory
 
 log = logging.getLogger(__name__)
 
-ProjectFilter = Callable[[Project], "Project | None"]
 
 KEEP_WHEEL = 1 << 20
 """A downloaded wheel up to this size stays in memory until its ``.metadata`` is taken

@@ -58,8 +58,8 @@ def filter_fingerprint(config: Config) -> str:
     plugins, their sections, and the content of the requirements files they read."""
     f = config.filters
     parts = [",".join(f.enabled), str(f.enabled_all)]
-    for section in sorted(f.sections):
-        parts += [section, *(f"{k}={v}" for k, v in sorted(f.sections[section].items()))]
+    for section in sorted(f.written):
+        parts += [section, *(f"{k}={v}" for k, v in sorted(f.written[section].items()))]
     parts += filters.requirement_lines(f)
     return fingerprint(parts)
 

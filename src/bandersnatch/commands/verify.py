@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from ..checkpoint import Checkpoint
 from ..config import Config
 from ..errors import Interrupted, StorageError
 from ..layout import (
@@ -36,8 +35,10 @@ from ..models import CompareMethod, IndexEntry, ProjectName
 from ..runtime import Runtime
 from ..state import mirror_lock
 from ..storage.scan import file_sizes
-from ..verification import NO_SOURCE, ROOT, Finding, ProjectOutcome, VerifyReport, upstream_base
-from ..verifier import ProjectVerifier, VerifyOptions
+from ..verify.checkpoint import Checkpoint
+from ..verify.plan import NO_SOURCE, ROOT, Finding, ProjectOutcome, upstream_base
+from ..verify.project import ProjectVerifier, VerifyOptions
+from ..verify.report import VerifyReport
 
 log = logging.getLogger(__name__)
 

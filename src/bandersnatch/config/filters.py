@@ -1,29 +1,51 @@
-"""``[plugins]`` and the filter sections: the sections table -> a checked ``FilterConfig``.
+"""``[plugins]`` and the filter sections: the sections table -> a typed ``FilterConfig``.
 
-Filter sections are checked for known keys and well-formed values here; what the values mean
-is up to ``bandersnatch.filters``. Also owns which section names a config may have at all.
+The one parser of the filter settings: every key of a section a enabled plugin reads is
+parsed here, once, into the typed records of ``records`` (requirement lines into pins,
+patterns compiled, sizes and counts into numbers, platform tokens and metadata rules into
+``rules``); ``filters`` applies them and parses nothing. The keys of a section no enabled
+plugin reads are only checked. Also owns which section names a config may have at all.
 """
 
 from __future__ import annotations
 
 import configparser
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-
-from packaging.requirements import InvalidRequirement, Requirement
+from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError
-from ..models import ProjectName, normalize
-from .records import KNOWN_PLUGINS, FilterConfig, installed_plugins
+from ..rules.matching import (
+    FILE_ROOTS,
+    PROJECT_ROOTS,
+    RegexRule,
+    VersionRule,
+    regex_rules,
+    version_rules,
+)
+from ..rules.pins import PinLines, config_pins
+from ..rules.platforms import PlatformRule, parse_platforms
+from .records import (
+    KNOWN_PLUGINS,
+    Allowlist,
+    Blocklist,
+    FilterConfig,
+    LatestRelease,
+    RegexFilter,
+    VersionsCount,
+    frozen_sections,
+    installed_plugins,
+)
 from .values import (
     Parse,
+    byte_size,
     choice,
     did_you_mean,
     integer,
     parse_value,
     regex_lines,
-    size,
     unknown_key,
 )
 
@@ -37,6 +59,10 @@ class _Section:
     keys: Mapping[str, Parse | None] | None
     plugins: tuple[str, ...]
 
+
+_KEEP = integer(0)
+_COUNT = integer(0)
+_SORT_BY = choice({"version": "version", "time": "time"})
 
 _FILTER_SECTIONS: dict[str, _Section] = {
     "allowlist": _Section(
@@ -58,12 +84,12 @@ _FILTER_SECTIONS: dict[str, _Section] = {
         {"packages": regex_lines, "releases": regex_lines}, ("regex_project", "regex_release")
     ),
     "latest_release": _Section(
-        {"keep": integer(0), "sort_by": choice({"version": "version", "time": "time"})},
+        {"keep": _KEEP, "sort_by": _SORT_BY},
         ("latest_release",),
     ),
-    "size_project_metadata": _Section({"max_package_size": size}, ("size_project_metadata",)),
+    "size_project_metadata": _Section({"max_package_size": byte_size}, ("size_project_metadata",)),
     "versions_count_project_metadata": _Section(
-        {"min_versions": integer(0), "max_versions": integer(0)},
+        {"min_versions": _COUNT, "max_versions": _COUNT},
         ("versions_count_project_metadata",),
     ),
     "regex_project_metadata": _Section(None, ("regex_project_metadata",)),
@@ -129,41 +155,33 @@ def check_sections(parser: configparser.ConfigParser, enabled: tuple[str, ...]) 
             raise ConfigError(name, None, None, "unknown section" + hint)
 
 
-def _filter_section(parser: configparser.ConfigParser, name: str) -> dict[str, str]:
-    """Check one filter section's keys and values; return its raw key/values."""
+@dataclass(frozen=True)
+class _Read:
+    """A filter section as written, and each of its keys that has a parser, parsed."""
+
+    raw: dict[str, str]
+    parsed: dict[str, Any]
+
+    def get(self, key: str, default: Any) -> Any:
+        return self.parsed.get(key, default)
+
+
+def _filter_section(parser: configparser.ConfigParser, name: str) -> _Read:
+    """Check one filter section's keys and parse its values (each once)."""
     spec = _FILTER_SECTIONS[name]
     raw_values = dict(parser.items(name))
+    parsed: dict[str, Any] = {}
     for key, raw in raw_values.items():
         if spec.keys is None:
             if name in _REGEX_SECTIONS:
-                parse_value(name, key, raw, regex_lines)
+                parsed[key] = parse_value(name, key, raw, regex_lines)
             continue
         if key not in spec.keys:
             raise unknown_key(name, key, raw, spec.keys)
         parse = spec.keys[key]
         if parse is not None and raw.strip():
-            parse_value(name, key, raw, parse)
-    return raw_values
-
-
-def _requirement_lines(
-    section: str, key: str, raw: str
-) -> tuple[tuple[str, ...], frozenset[ProjectName]]:
-    """Non-empty lines without ``#`` comments, and their normalized project names."""
-    lines: list[str] = []
-    names: set[ProjectName] = set()
-    for line in raw.splitlines():
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        try:
-            requirement = Requirement(text)
-        except InvalidRequirement as exc:
-            reason = "not a project name or requirement: " + str(exc).splitlines()[0]
-            raise ConfigError(section, key, text, reason) from exc
-        lines.append(text)
-        names.add(normalize(requirement.name))
-    return tuple(dict.fromkeys(lines)), frozenset(names)
+            parsed[key] = parse_value(name, key, raw, parse)
+    return _Read(raw_values, parsed)
 
 
 def _warn_unused(
@@ -187,24 +205,92 @@ def _warn_unused(
 
 
 def read_filters(parser: configparser.ConfigParser, enabled: tuple[str, ...]) -> FilterConfig:
-    """The filter sections (and enabled third-party plugins' sections), checked."""
+    """The filter sections (and enabled third-party plugins' sections), parsed."""
     plugins = {name for name in enabled if name not in KNOWN_PLUGINS}
-    sections = {
-        name: _filter_section(parser, name) if name in _FILTER_SECTIONS else dict(parser[name])
+    read = {
+        name: _filter_section(parser, name)
         for name in parser.sections()
-        if name in _FILTER_SECTIONS or name in plugins
+        if name in _FILTER_SECTIONS
+    }
+    sections = {
+        name: read[name].raw if name in read else dict(parser[name])
+        for name in parser.sections()
+        if name in read or name in plugins
     }
     enabled_all = "all" in _plugin_words(parser)
     _warn_unused(sections, enabled, enabled_all)
-    if "packages" in sections.get("blocklist", {}):
-        _requirement_lines("blocklist", "packages", sections["blocklist"]["packages"])
-    lines, names = _requirement_lines(
-        "allowlist", "packages", sections.get("allowlist", {}).get("packages", "")
+    on = set(enabled)
+    none = _Read({}, {})
+
+    def section(name: str) -> _Read:
+        return read.get(name, none)
+
+    def raw(name: str, key: str) -> str:
+        return section(name).raw.get(key, "")
+
+    allowlist = _allowlist(section("allowlist").raw)
+    blocklist = Blocklist(
+        config_pins("blocklist", "packages", raw("blocklist", "packages")),
+        parse_platforms(raw("blocklist", "platforms"))
+        if "exclude_platform" in on
+        else PlatformRule(),
     )
+    prerelease = PinLines()
+    if "prerelease_release" in on:
+        prerelease = config_pins(
+            "filter_prerelease", "packages", raw("filter_prerelease", "packages")
+        )
+    regex = section("filter_regex")
+    latest = section("latest_release")
     return FilterConfig(
         enabled=enabled,
-        allowlist_packages=lines,
-        allowlist_names=names,
-        sections=sections,
         enabled_all=enabled_all,
+        allowlist=allowlist,
+        blocklist=blocklist,
+        prerelease=prerelease,
+        regex=RegexFilter(regex.get("packages", ()), regex.get("releases", ())),
+        latest=LatestRelease(latest.get("keep", 0), latest.get("sort_by", "version")),
+        max_package_size=section("size_project_metadata").get("max_package_size", 0),
+        versions_count=_versions_count(
+            section("versions_count_project_metadata"), "versions_count_project_metadata" in on
+        ),
+        project_metadata=_metadata_rules(on, section, "regex_project_metadata", PROJECT_ROOTS),
+        file_metadata=(
+            *_metadata_rules(on, section, "regex_release_file_metadata", FILE_ROOTS),
+            *_version_rules(on, section, "version_range_release_file_metadata"),
+        ),
+        written=frozen_sections(sections),
     )
+
+
+def _allowlist(section: Mapping[str, str]) -> Allowlist:
+    lines = section.get("requirements", "").splitlines()
+    requirements = (line.split("#", 1)[0].strip() for line in lines)
+    return Allowlist(
+        packages=config_pins("allowlist", "packages", section.get("packages", "")),
+        requirements_path=Path(section.get("requirements_path", "").strip() or "."),
+        requirements=tuple(text for text in requirements if text),
+    )
+
+
+def _versions_count(section: _Read, enabled: bool) -> VersionsCount:
+    low, high = section.get("min_versions", 0), section.get("max_versions", 0)
+    if enabled and high and low > high:
+        reason = f"min_versions = {low} is greater than max_versions = {high}"
+        raise ConfigError("versions_count_project_metadata", "min_versions", str(low), reason)
+    return VersionsCount(low, high)
+
+
+def _metadata_rules(
+    on: set[str],
+    section: Callable[[str], _Read],
+    name: str,
+    roots: Mapping[str, frozenset[str] | None],
+) -> tuple[RegexRule, ...]:
+    return regex_rules(name, section(name).parsed, roots) if name in on else ()
+
+
+def _version_rules(
+    on: set[str], section: Callable[[str], _Read], name: str
+) -> tuple[VersionRule, ...]:
+    return version_rules(name, section(name).raw, FILE_ROOTS) if name in on else ()

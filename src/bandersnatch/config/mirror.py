@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ConfigError
 from ..models import CompareMethod, FeedKind, SimpleFormat
@@ -180,4 +180,87 @@ def read_mirror(parser: configparser.ConfigParser, path: Path) -> MirrorConfig:
     if values.get("download_mirror_no_fallback") and not values.get("download_mirror"):
         logger.warning("[mirror] download-mirror-no-fallback ignored: no download-mirror set")
         values["download_mirror_no_fallback"] = False
-    return MirrorConfig(**values)
+    return _record(_Values(values))
+
+
+_T = TypeVar("_T")
+
+
+class _Values:
+    """The parsed ``[mirror]`` values by field, taken out one typed field at a time, so
+    ``_record`` builds ``MirrorConfig`` with every argument's type checked (by mypy, and
+    here at run time against what the key table's parser returned)."""
+
+    def __init__(self, parsed: Mapping[str, object]) -> None:
+        self._parsed = parsed
+        self._taken: set[str] = set()
+
+    def get(self, name: str, kind: type[_T], default: _T) -> _T:
+        value = self._parsed.get(name, default)
+        return self._checked(name, kind, value)
+
+    def optional(self, name: str, kind: type[_T], default: _T | None = None) -> _T | None:
+        value = self._parsed.get(name, default)
+        self._taken.add(name)
+        return None if value is None else self._checked(name, kind, value)
+
+    def _checked(self, name: str, kind: type[_T], value: object) -> _T:
+        self._taken.add(name)
+        if not isinstance(value, kind):
+            raise TypeError(f"[mirror] {name}: parsed as {type(value).__name__}, not {kind}")
+        return value
+
+    def untaken(self) -> set[str]:
+        return set(self._parsed) - self._taken
+
+
+_DEFAULT = MirrorConfig(directory=Path("/"))
+"""The field defaults (``directory`` has none: it is required)."""
+
+
+def _record(v: _Values) -> MirrorConfig:
+    d = _DEFAULT
+    record = MirrorConfig(
+        directory=v.get("directory", Path, d.directory),
+        master=v.get("master", str, d.master),
+        json=v.get("json", bool, d.json),
+        release_files=v.get("release_files", bool, d.release_files),
+        core_metadata=v.get("core_metadata", bool, d.core_metadata),
+        timeout=v.get("timeout", float, d.timeout),
+        global_timeout=v.get("global_timeout", float, d.global_timeout),
+        workers=v.get("workers", int, d.workers),
+        verifiers=v.get("verifiers", int, d.verifiers),
+        hash_index=v.get("hash_index", bool, d.hash_index),
+        simple_format=v.get("simple_format", SimpleFormat, d.simple_format),
+        stop_on_error=v.get("stop_on_error", bool, d.stop_on_error),
+        compare_method=v.get("compare_method", CompareMethod, d.compare_method),
+        digest_name=v.get("digest_name", str, d.digest_name),
+        root_uri=v.optional("root_uri", str, d.root_uri),
+        diff_file=v.optional("diff_file", Path, d.diff_file),
+        diff_append_epoch=v.get("diff_append_epoch", bool, d.diff_append_epoch),
+        download_mirror=v.optional("download_mirror", str, d.download_mirror),
+        download_mirror_no_fallback=v.get(
+            "download_mirror_no_fallback", bool, d.download_mirror_no_fallback
+        ),
+        allow_non_https=v.get("allow_non_https", bool, d.allow_non_https),
+        proxy=v.optional("proxy", str, d.proxy),
+        log_config=v.optional("log_config", Path, d.log_config),
+        storage_backend=v.get("storage_backend", str, d.storage_backend),
+        cleanup=v.get("cleanup", bool, d.cleanup),
+        keep_index_versions=v.get("keep_index_versions", int, d.keep_index_versions),
+        change_feed=v.get("change_feed", FeedKind, d.change_feed),
+        metadata_source=v.optional("metadata_source", str, d.metadata_source),
+        cache_bust=v.get("cache_bust", bool, d.cache_bust),
+        max_deletions=v.get("max_deletions", int, d.max_deletions),
+        prune_filtered=v.get("prune_filtered", bool, d.prune_filtered),
+        retries=v.get("retries", int, d.retries),
+        retry_backoff=v.get("retry_backoff", float, d.retry_backoff),
+        file_hosts=v.get("file_hosts", tuple, d.file_hosts),
+        manage_permissions=v.get("manage_permissions", bool, d.manage_permissions),
+        delete_missing_packages=v.get("delete_missing_packages", bool, d.delete_missing_packages),
+        max_document_size=v.get("max_document_size", int, d.max_document_size),
+    )
+    untaken = v.untaken()
+    if untaken:  # a key in MIRROR_KEYS whose field _record forgot: a bug, not bad input
+        raise TypeError(f"[mirror] fields parsed but not recorded: {', '.join(sorted(untaken))}")
+    return record

@@ -7,11 +7,17 @@ Defaults live in one place: the field defaults of the dataclasses below. The shi
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
 
 from ..models import CompareMethod, FeedKind, ProjectName, SimpleFormat
+from ..rules.matching import RegexRule, VersionRule
+from ..rules.pins import PinLines
+from ..rules.platforms import PlatformRule
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -68,23 +74,98 @@ class MirrorConfig:
 
 
 @dataclass(frozen=True)
+class Allowlist:
+    """``[allowlist]``."""
+
+    packages: PinLines = field(default_factory=PinLines)
+    requirements_path: Path = Path(".")
+    """What relative ``requirements`` names are relative to (default: the current
+    directory, as pypa/bandersnatch reads them)."""
+    requirements: tuple[str, ...] = ()
+    """The requirements files (or globs) named, comments dropped, in order."""
+
+
+@dataclass(frozen=True)
+class Blocklist:
+    """``[blocklist]``; ``platforms`` is read only when ``exclude_platform`` is enabled."""
+
+    packages: PinLines = field(default_factory=PinLines)
+    platforms: PlatformRule = field(default_factory=PlatformRule)
+
+
+@dataclass(frozen=True)
+class RegexFilter:
+    """``[filter_regex]``: patterns on project names and on versions."""
+
+    packages: tuple[re.Pattern[str], ...] = ()
+    releases: tuple[re.Pattern[str], ...] = ()
+
+
+@dataclass(frozen=True)
+class LatestRelease:
+    """``[latest_release]``: keep the ``keep`` newest releases (0 keeps all)."""
+
+    keep: int = 0
+    sort_by: Literal["version", "time"] = "version"
+
+
+@dataclass(frozen=True)
+class VersionsCount:
+    """``[versions_count_project_metadata]`` (0: no limit)."""
+
+    min_versions: int = 0
+    max_versions: int = 0
+
+
+@dataclass(frozen=True)
 class FilterConfig:
-    """``[plugins]`` and the filter sections, validated but interpreted by ``filters/``."""
+    """``[plugins]`` and every filter section, each key parsed once into its typed value.
+
+    Which of them apply is up to ``enabled`` (``filters`` asks). Values that are checked
+    whatever is enabled are always here; those read only by one plugin (``[blocklist]
+    platforms``, ``[filter_prerelease] packages``, the metadata rules) are parsed only when
+    it is enabled, so a plugin that is off never stops a run with its settings."""
 
     enabled: tuple[str, ...] = ()
-    allowlist_packages: tuple[str, ...] = ()
-    """Raw allowlist lines (may carry PEP 508 specifiers)."""
-    allowlist_names: frozenset[ProjectName] = frozenset()
-    """Normalized project names from ``[allowlist] packages``."""
-    sections: dict[str, dict[str, str]] = field(default_factory=dict)
-    """Every filter section's raw key/values, for the filter plugins to interpret."""
     enabled_all: bool = False
     """``[plugins] enabled`` says ``all``: an allowlist with nothing listed is then inert
     (enabled by name, it allows nothing)."""
+    allowlist: Allowlist = Allowlist()
+    blocklist: Blocklist = Blocklist()
+    prerelease: PinLines = field(default_factory=PinLines)
+    """``[filter_prerelease] packages`` (none: every project)."""
+    regex: RegexFilter = RegexFilter()
+    latest: LatestRelease = LatestRelease()
+    max_package_size: int = 0
+    """``[size_project_metadata] max_package_size`` in bytes (0: no limit)."""
+    versions_count: VersionsCount = VersionsCount()
+    project_metadata: tuple[RegexRule, ...] = ()
+    """``[regex_project_metadata]``."""
+    file_metadata: tuple[RegexRule | VersionRule, ...] = ()
+    """``[regex_release_file_metadata]`` then ``[version_range_release_file_metadata]``."""
+    written: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    """Every filter section (and enabled third-party plugin's section) as written, read
+    only: what the filter fingerprint is taken from, and what a third-party plugin's
+    factory is given."""
+
+    @property
+    def allowlist_packages(self) -> tuple[str, ...]:
+        """``[allowlist] packages`` lines as written (may carry PEP 508 specifiers)."""
+        return self.allowlist.packages.lines
+
+    @property
+    def allowlist_names(self) -> frozenset[ProjectName]:
+        """Normalized project names from ``[allowlist] packages``."""
+        return self.allowlist.packages.names
 
     @property
     def allowlist_enabled(self) -> bool:
         return "allowlist_project" in self.enabled
+
+
+def frozen_sections(sections: Mapping[str, Mapping[str, str]]) -> Mapping[str, Mapping[str, str]]:
+    """Sections as read-only mappings (``FilterConfig.written``)."""
+    return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in sections.items()})
 
 
 @dataclass(frozen=True)

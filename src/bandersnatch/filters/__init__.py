@@ -72,7 +72,7 @@ def requirement_lines(config: FilterConfig) -> tuple[str, ...]:
     """
     if not set(config.enabled) & ALLOWLIST_FILES:
         return ()
-    pins = requirements_pins(config.sections.get("allowlist", {}))
+    pins = requirements_pins(config.allowlist)
     return tuple(f"{pin.name}{pin.specifier}" for pin in pins)
 
 

@@ -13,34 +13,10 @@ from types import MappingProxyType
 
 from ..config import FilterConfig
 from ..models import Project, ReleaseFile
-from .matching import RegexRule, VersionRule, regex_rules, version_rules
-from .platforms import parse_platforms
+from ..rules.matching import RegexRule, VersionRule
 
 FileHook = Callable[[Project, ReleaseFile], bool]
 """(project, file) -> keep the file?"""
-
-FILE_FIELDS = frozenset(
-    {
-        "filename",
-        "url",
-        "packagetype",
-        "python_version",
-        "size",
-        "digests",
-        "md5_digest",
-        "requires_python",
-        "yanked",
-        "yanked_reason",
-        "upload_time",
-        "upload_time_iso_8601",
-    }
-)
-"""The ``release_file`` fields a key can read (JSON API names)."""
-FILE_ROOTS: Mapping[str, frozenset[str] | None] = {
-    "info": None,
-    "release": None,
-    "release_file": FILE_FIELDS,
-}
 
 
 def file_document(project: Project, release_file: ReleaseFile) -> Mapping[str, object]:
@@ -74,19 +50,10 @@ class FileRules:
 
 def file_hooks(config: FilterConfig) -> tuple[FileHook, ...]:
     """The release-file filters the config enables and configures."""
-    enabled, sections = set(config.enabled), config.sections
     hooks: list[FileHook] = []
-    if "exclude_platform" in enabled:
-        rule = parse_platforms(sections.get("blocklist", {}).get("platforms", ""))
-        if rule:
-            hooks.append(lambda _project, release_file: rule.keep(release_file))
-    rules: list[RegexRule | VersionRule] = []
-    if "regex_release_file_metadata" in enabled:
-        section = sections.get("regex_release_file_metadata", {})
-        rules += regex_rules("regex_release_file_metadata", section, FILE_ROOTS)
-    if "version_range_release_file_metadata" in enabled:
-        section = sections.get("version_range_release_file_metadata", {})
-        rules += version_rules("version_range_release_file_metadata", section, FILE_ROOTS)
-    if rules:
-        hooks.append(FileRules(tuple(rules)))
+    rule = config.blocklist.platforms
+    if "exclude_platform" in config.enabled and rule:
+        hooks.append(lambda _project, release_file: rule.keep(release_file))
+    if config.file_metadata:
+        hooks.append(FileRules(config.file_metadata))
     return tuple(hooks)

@@ -10,25 +10,15 @@ as upstream publishes it, before any release or file filter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import FilterConfig
-from ..config.values import byte_size
-from ..errors import ConfigError
 from ..models import Project, ProjectName
-from .matching import RegexRule, regex_rules
+from ..rules.matching import RegexRule
 
 ProjectHook = Callable[[Project], bool]
 """project -> keep the project?"""
-
-PROJECT_ROOTS: Mapping[str, frozenset[str] | None] = {"info": None, "last_serial": None}
-"""What ``regex_project_metadata`` keys can read."""
-
-
-def parse_size(text: str) -> int:
-    """A size in the config's one grammar (``config.values.byte_size``), in bytes."""
-    return byte_size(text)
 
 
 @dataclass(frozen=True)
@@ -71,31 +61,13 @@ class ProjectRegex:
 
 def project_hooks(config: FilterConfig) -> tuple[ProjectHook, ...]:
     """The metadata filters the config enables and configures."""
-    enabled, sections = set(config.enabled), config.sections
+    enabled = set(config.enabled)
     hooks: list[ProjectHook] = []
-    if "size_project_metadata" in enabled:
-        raw = sections.get("size_project_metadata", {}).get("max_package_size", "").strip()
-        limit = parse_size(raw) if raw else 0
-        if limit > 0:
-            hooks.append(SizeLimit(limit, config.allowlist_names))
-    if "versions_count_project_metadata" in enabled:
-        count = _versions_count(config, sections.get("versions_count_project_metadata", {}))
-        if count is not None:
-            hooks.append(count)
-    if "regex_project_metadata" in enabled:
-        section = sections.get("regex_project_metadata", {})
-        rules = regex_rules("regex_project_metadata", section, PROJECT_ROOTS)
-        if rules:
-            hooks.append(ProjectRegex(rules))
+    if "size_project_metadata" in enabled and config.max_package_size > 0:
+        hooks.append(SizeLimit(config.max_package_size, config.allowlist_names))
+    low, high = config.versions_count.min_versions, config.versions_count.max_versions
+    if "versions_count_project_metadata" in enabled and (low or high):
+        hooks.append(VersionsCount(low, high, config.allowlist_names))
+    if "regex_project_metadata" in enabled and config.project_metadata:
+        hooks.append(ProjectRegex(config.project_metadata))
     return tuple(hooks)
-
-
-def _versions_count(config: FilterConfig, section: Mapping[str, str]) -> VersionsCount | None:
-    low = int(section.get("min_versions", "").strip() or "0")
-    high = int(section.get("max_versions", "").strip() or "0")
-    if high and low > high:
-        reason = f"min_versions = {low} is greater than max_versions = {high}"
-        raise ConfigError("versions_count_project_metadata", "min_versions", str(low), reason)
-    if not low and not high:
-        return None
-    return VersionsCount(low, high, config.allowlist_names)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..config import FilterConfig
 from ..models import ProjectName
-from .requirements import Pin, config_pins
+from ..rules.pins import Pin
 
 ALLOWLIST_PACKAGES = frozenset({"allowlist_project", "allowlist_release"})
 """Plugins that make ``[allowlist] packages`` an allowlist of projects."""
@@ -48,16 +48,6 @@ class NameRules:
         return frozenset(name for name in self.allowed if self.keep(name))
 
 
-def package_pins(config: FilterConfig) -> tuple[Pin, ...]:
-    """``[allowlist] packages``, as validated by ``config``."""
-    return tuple(Pin.parse(line) for line in config.allowlist_packages)
-
-
-def blocklist_pins(config: FilterConfig) -> tuple[Pin, ...]:
-    raw = config.sections.get("blocklist", {}).get("packages", "")
-    return config_pins("blocklist", "packages", raw)
-
-
 def name_rules(config: FilterConfig, packages: Iterable[Pin], files: Iterable[Pin]) -> NameRules:
     """The name rules of the enabled plugins; ``files``: the requirements files' pins."""
     enabled = set(config.enabled)
@@ -73,13 +63,9 @@ def name_rules(config: FilterConfig, packages: Iterable[Pin], files: Iterable[Pi
             allowed.update(pin.name for pin in files)
     blocked: frozenset[ProjectName] = frozenset()
     if "blocklist_project" in enabled:
-        blocked = frozenset(pin.name for pin in blocklist_pins(config) if not pin.pinned)
-    patterns: tuple[re.Pattern[str], ...] = ()
-    if "regex_project" in enabled:
-        raw = config.sections.get("filter_regex", {}).get("packages", "")
-        patterns = tuple(re.compile(line.strip()) for line in raw.splitlines() if line.strip())
+        blocked = frozenset(p.name for p in config.blocklist.packages.pins if not p.pinned)
     return NameRules(
         allowed=None if allowed is None else frozenset(allowed),
         blocked=blocked,
-        patterns=patterns,
+        patterns=config.regex.packages if "regex_project" in enabled else (),
     )

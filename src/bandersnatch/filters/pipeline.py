@@ -22,12 +22,13 @@ from dataclasses import dataclass, field, replace
 
 from ..config import FilterConfig
 from ..models import Project, ProjectName
+from ..rules.pins import Pin
 from .files import FileHook, file_hooks
 from .metadata import SIMPLE_PAGE_HOOKS, ProjectHook, project_hooks
-from .names import ALLOWLIST_FILES, NameRules, blocklist_pins, name_rules, package_pins
+from .names import ALLOWLIST_FILES, NameRules, name_rules
 from .plugins import load_plugins
 from .releases import ReleaseRules, release_rules
-from .requirements import Pin, requirements_pins
+from .requirements import requirements_pins
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +88,11 @@ def build(config: FilterConfig) -> FilterSet:
     Reads the requirements files, and loads third-party plugins from their entry points.
     """
     enabled = set(config.enabled)
-    packages = package_pins(config)
-    blocklist = blocklist_pins(config)
+    packages = config.allowlist.packages.pins
+    blocklist = config.blocklist.packages.pins
     files: tuple[Pin, ...] = ()
     if enabled & ALLOWLIST_FILES:
-        files = requirements_pins(config.sections.get("allowlist", {}))
+        files = requirements_pins(config.allowlist)
     plugins = load_plugins(config)
     projects = (*project_hooks(config), *(p.keep_project for p in plugins if p.keep_project))
     file_filters = (*file_hooks(config), *(p.keep_file for p in plugins if p.keep_file))

@@ -54,7 +54,7 @@ def load_plugins(config: FilterConfig) -> tuple[Plugin, ...]:
         if point is None:
             reason = f"no installed package provides it (entry-point group {PLUGIN_GROUP})"
             raise ConfigError("plugins", "enabled", name, reason)
-        plugins.append(_instantiate(name, point, config.sections.get(name, {})))
+        plugins.append(_instantiate(name, point, config.written.get(name, {})))
     return tuple(plugins)
 
 

@@ -27,7 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..config import FilterConfig
 from ..models import Project, ProjectName
-from .requirements import Pin, config_pins, group
+from ..rules.pins import Pin, group
 
 ReleaseHook = Callable[[Project, str], bool]
 """(project, version) -> keep this release?"""
@@ -158,7 +158,6 @@ def release_rules(
 ) -> ReleaseRules:
     """The release rules of the enabled plugins (pins: allowlist, requirements, blocklist)."""
     enabled = set(config.enabled)
-    sections = config.sections
     allow_lines: tuple[Pin, ...] = ()
     if "allowlist_release" in enabled:
         allow_lines += packages
@@ -167,30 +166,14 @@ def release_rules(
         allow_lines += files
         by_name = group(files)
         pinned = {n: pins for n, pins in by_name.items() if any(p.pinned for p in pins)}
-    prerelease: frozenset[ProjectName] | None = None
-    if "prerelease_release" in enabled:
-        raw = sections.get("filter_prerelease", {}).get("packages", "")
-        prerelease = frozenset(
-            pin.name for pin in config_pins("filter_prerelease", "packages", raw)
-        )
-    patterns: tuple[re.Pattern[str], ...] = ()
-    if "regex_release" in enabled:
-        raw = sections.get("filter_regex", {}).get("releases", "")
-        patterns = tuple(re.compile(line.strip()) for line in raw.splitlines() if line.strip())
+    prerelease = config.prerelease.names if "prerelease_release" in enabled else None
+    latest = config.latest if "latest_release" in enabled else None
     return ReleaseRules(
         block=group(blocklist) if "blocklist_release" in enabled else {},
         allow=group(allow_lines),
         pinned=pinned,
         prerelease=prerelease,
-        patterns=patterns,
-        latest=_latest(sections.get("latest_release", {})) if "latest_release" in enabled else None,
+        patterns=config.regex.releases if "regex_release" in enabled else (),
+        latest=Latest(latest.keep, latest.sort_by) if latest and latest.keep > 0 else None,
         hooks=hooks,
     )
-
-
-def _latest(section: Mapping[str, str]) -> Latest | None:
-    keep = int(section.get("keep", "0").strip() or "0")
-    sort_by = section.get("sort_by", "version").strip().lower() or "version"
-    if keep <= 0:
-        return None
-    return Latest(keep, "time" if sort_by == "time" else "version")

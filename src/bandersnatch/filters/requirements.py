@@ -1,8 +1,5 @@
-"""Requirement lines: ``[allowlist]``/``[blocklist] packages`` and requirements files.
-
-A ``Pin`` is one line reduced to what a mirror needs: the normalized project name and the
-version specifier (empty: every release). Markers and extras are ignored: a mirror serves
-every platform and every extra.
+"""Requirements files: what the files ``[allowlist] requirements`` names say, as pins
+(``rules.pins``; each line parsed by ``Pin.parse``).
 
 Requirements files (``[allowlist] requirements_path`` + ``requirements``) are read the way
 pip writes them: ``#`` comments, backslash continuations, ``-r``/``--requirement`` includes
@@ -16,82 +13,22 @@ from __future__ import annotations
 import codecs
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.requirements import InvalidRequirement
 
+from ..config.records import Allowlist
 from ..errors import ConfigError
-from ..models import ProjectName, normalize
+from ..rules.pins import Pin
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Pin:
-    """One requirement line: a project and the releases it names."""
-
-    name: ProjectName
-    specifier: SpecifierSet
-
-    @classmethod
-    def parse(cls, text: str) -> Pin:
-        """``foo``, ``Foo.Bar>=1.0,<2``, ``foo[extra]==1; python_version<'3'`` -> Pin.
-
-        Raises ``InvalidRequirement`` for anything else.
-        """
-        requirement = Requirement(text)
-        return cls(normalize(requirement.name), requirement.specifier)
-
-    @property
-    def pinned(self) -> bool:
-        return bool(self.specifier)
-
-    def matches(self, version: str) -> bool:
-        """Is ``version`` one of the releases this line names? Prereleases count.
-
-        A line without a specifier names every release, even one whose version is not
-        PEP 440; a line with one never names a version it cannot parse.
-        """
-        if not self.specifier:
-            return True
-        try:
-            parsed = Version(version)
-        except InvalidVersion:
-            return False
-        return self.specifier.contains(parsed, prereleases=True)
-
-
-def group(pins: tuple[Pin, ...]) -> dict[ProjectName, tuple[Pin, ...]]:
-    """Pins by project name, in line order."""
-    out: dict[ProjectName, tuple[Pin, ...]] = {}
-    for pin in pins:
-        out[pin.name] = (*out.get(pin.name, ()), pin)
-    return out
-
-
-def config_pins(section: str, key: str, raw: str) -> tuple[Pin, ...]:
-    """The lines of a config value (``#`` starts a comment anywhere, as pypa reads them)."""
-    pins: list[Pin] = []
-    for line in raw.splitlines():
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        try:
-            pins.append(Pin.parse(text))
-        except InvalidRequirement as exc:
-            reason = "not a project name or requirement: " + str(exc).splitlines()[0]
-            raise ConfigError(section, key, text, reason) from exc
-    return tuple(pins)
 
 
 # --- requirements files ------------------------------------------------------------------
 
 
-def requirements_pins(allowlist: Mapping[str, str]) -> tuple[Pin, ...]:
+def requirements_pins(allowlist: Allowlist) -> tuple[Pin, ...]:
     """Every requirement in the files ``[allowlist] requirements`` names."""
     pins: list[Pin] = []
     seen: set[Path] = set()
@@ -100,19 +37,15 @@ def requirements_pins(allowlist: Mapping[str, str]) -> tuple[Pin, ...]:
     return tuple(pins)
 
 
-def requirement_files(allowlist: Mapping[str, str]) -> list[Path]:
+def requirement_files(allowlist: Allowlist) -> list[Path]:
     """The files ``[allowlist] requirements`` names, globs expanded (sorted), in order.
 
-    Relative names are relative to ``requirements_path`` (default: the current directory,
-    as pypa/bandersnatch reads them). A missing file or a glob matching nothing is a
-    ``ConfigError``: silently allowing nothing would empty the mirror.
+    Relative names are relative to ``requirements_path``. A missing file or a glob matching
+    nothing is a ``ConfigError``: silently allowing nothing would empty the mirror.
     """
-    base = Path(allowlist.get("requirements_path", "").strip() or ".")
+    base = allowlist.requirements_path
     files: list[Path] = []
-    for line in allowlist.get("requirements", "").splitlines():
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
+    for text in allowlist.requirements:
         if any(ch in text for ch in "*?["):
             matched = _glob(base, text)
             if not matched:

@@ -6,6 +6,7 @@ would escape the mirror is refused here and recorded in ``Project.refused``.
 
 from __future__ import annotations
 
+import enum
 import logging
 import uuid
 from dataclasses import replace
@@ -38,10 +39,18 @@ class _Stale(RetryableError):
         self.got = got
 
 
+class MetadataSource(enum.Enum):
+    """Where a project's metadata is read from."""
+
+    JSON_API = "json"
+    """PyPI's ``/pypi/<name>/json``."""
+    SIMPLE_PAGE = "simple"
+    """The project's PEP 691 page, which any index serves (another bandersnatch mirror
+    included)."""
+
+
 class MetadataClient:
-    """Fetches one project's metadata, from the JSON API (``source = "json"``, PyPI's
-    ``/pypi/<name>/json``) or from its PEP 691 simple page (``source = "simple"``, which any
-    index serves, another bandersnatch mirror included)."""
+    """Fetches one project's metadata from ``source``."""
 
     def __init__(
         self,
@@ -49,7 +58,7 @@ class MetadataClient:
         timeout: float,
         policy: RetryPolicy,
         cache_bust: bool = True,
-        source: str = "json",
+        source: MetadataSource = MetadataSource.JSON_API,
         deadline: float = 1800.0,
         max_document: int = 256 * 1024 * 1024,
     ) -> None:
@@ -62,7 +71,7 @@ class MetadataClient:
         self.source = source
 
     def url_for(self, name: ProjectName) -> str:
-        if self.source == "simple":
+        if self.source is MetadataSource.SIMPLE_PAGE:
             return f"{self.master}/simple/{name}/"
         return f"{self.master}/pypi/{name}/json"
 
@@ -97,17 +106,18 @@ class MetadataClient:
     def _get(
         self, session: requests.Session, name: ProjectName, url: str, expected: int
     ) -> Project:
-        headers = {"Accept": SIMPLE_JSON} if self.source == "simple" else None
+        simple = self.source is MetadataSource.SIMPLE_PAGE
+        headers = {"Accept": SIMPLE_JSON} if simple else None
         with open_stream(session, url, self.timeout, headers, deadline=self.deadline) as response:
             if response.status_code == 404:
                 raise NotFound(url)
             check_status(response)
             body = response.read(self.max_document)
         doc = json_document(url, body)
-        serial = _serial(response.headers.get("X-PyPI-Last-Serial"), doc, self.source)
+        serial = _serial(response.headers.get("X-PyPI-Last-Serial"), doc, simple)
         if expected and (serial is None or serial < expected):
             raise _Stale(url, expected, serial)
-        if self.source == "simple":
+        if simple:
             project = parse_simple_project(response.url, doc, serial, name)
         else:
             project = parse_project(url, doc, body, serial, name)
@@ -144,14 +154,14 @@ def _within_hosts(session: requests.Session, project: Project) -> Project:
     return replace(project, files=tuple(kept), refused=tuple(refused), api_version=known)
 
 
-def _serial(header: str | None, doc: Any, source: str) -> int | None:
+def _serial(header: str | None, doc: Any, simple: bool) -> int | None:
     """The serial of a response: its X-PyPI-Last-Serial header, else the body's own."""
     found = fields.serial(header)
     if found is not None:
         return found
     if not isinstance(doc, dict):
         return None
-    if source == "simple":
+    if simple:
         meta = doc.get("meta")
         value = meta.get("_last-serial") if isinstance(meta, dict) else None
     else:

@@ -10,14 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .core_metadata import metadata_from_wheel
-from .errors import StorageError, UpstreamError
-from .layout import METADATA_SUFFIX, PROVENANCE_SUFFIX, metadata_of, package_rel
-from .models import Expected
-from .storage import Storage
-from .upstream.download import Downloader
-from .upstream.session import SessionFactory
-from .verification import CORRUPT, MISSING, PROV_MISSING, Finding, HashCheck, stat_check
+from ..core_metadata import metadata_from_wheel
+from ..errors import StorageError, UpstreamError
+from ..layout import METADATA_SUFFIX, PROVENANCE_SUFFIX, metadata_of, package_rel
+from ..models import Expected
+from ..storage import Storage
+from ..upstream.download import Downloader
+from ..upstream.session import SessionFactory
+from .plan import CORRUPT, MISSING, PROV_MISSING, Finding, HashCheck, stat_check
 
 log = logging.getLogger(__name__)
 

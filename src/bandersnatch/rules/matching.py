@@ -123,16 +123,31 @@ class VersionRule:
         return any(specifier.contains(v, prereleases=True) for v in self.versions)
 
 
+def compile_lines(raw: str) -> tuple[re.Pattern[str], ...]:
+    """One regular expression a line (blank lines skipped), compiled; ``ValueError`` names
+    the first that does not compile."""
+    patterns = []
+    for line in (line.strip() for line in raw.splitlines()):
+        if not line:
+            continue
+        try:
+            patterns.append(re.compile(line))
+        except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}, ((((...
+            raise ValueError(f"bad regular expression {line!r:.80}: {exc}") from None
+    return tuple(patterns)
+
+
 def regex_rules(
-    section: str, raw: Mapping[str, str], roots: Mapping[str, frozenset[str] | None]
+    section: str,
+    values: Mapping[str, tuple[re.Pattern[str], ...]],
+    roots: Mapping[str, frozenset[str] | None],
 ) -> tuple[RegexRule, ...]:
-    rules: list[RegexRule] = []
-    for key, value in raw.items():
-        lines = [line.strip() for line in value.splitlines() if line.strip()]
-        if not lines:
-            continue  # a key without patterns says nothing
-        rules.append(RegexRule(parse_key(section, key, roots), tuple(map(re.compile, lines))))
-    return tuple(rules)
+    """Each key with its (compiled) patterns as a rule; a key without patterns says nothing."""
+    return tuple(
+        RegexRule(parse_key(section, key, roots), patterns)
+        for key, patterns in values.items()
+        if patterns
+    )
 
 
 def version_rules(
@@ -152,3 +167,32 @@ def version_rules(
             continue
         rules.append(VersionRule(parse_key(section, key, roots, modes=False), tuple(versions)))
     return tuple(rules)
+
+
+PROJECT_ROOTS: Mapping[str, frozenset[str] | None] = {"info": None, "last_serial": None}
+"""What ``regex_project_metadata`` keys can read."""
+
+FILE_FIELDS = frozenset(
+    {
+        "filename",
+        "url",
+        "packagetype",
+        "python_version",
+        "size",
+        "digests",
+        "md5_digest",
+        "requires_python",
+        "yanked",
+        "yanked_reason",
+        "upload_time",
+        "upload_time_iso_8601",
+    }
+)
+"""The ``release_file`` fields a key can read (JSON API names)."""
+FILE_ROOTS: Mapping[str, frozenset[str] | None] = {
+    "info": None,
+    "release": None,
+    "release_file": FILE_FIELDS,
+}
+"""What ``regex_release_file_metadata`` and ``version_range_release_file_metadata`` keys
+can read."""

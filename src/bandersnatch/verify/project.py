@@ -10,23 +10,24 @@ Repairs follow the publishing order: files, then ``.metadata``, then the project
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from .errors import BadUpstreamData, NotFound, UpstreamError
-from .layout import HTML_LEAVES, JSON_LEAF, json_paths, package_file, simple_dir
-from .models import Expected, IndexEntry, Project, ProjectName, SimplePage
-from .repair import FileChecker, log_finding
-from .simple.parse import page_from_json
-from .simple.render import render_project_html, render_project_json
-from .site.publish import Publisher
-from .site.readback import ProjectPages, stored_project
-from .storage import Storage
-from .upstream.download import Downloader
-from .upstream.metadata import MetadataClient
-from .upstream.session import SessionFactory
-from .verification import (
+from ..errors import BadUpstreamData, NotFound, UpstreamError
+from ..filters import ProjectFilter
+from ..layout import HTML_LEAVES, JSON_LEAF, json_paths, package_file, simple_dir
+from ..models import Expected, IndexEntry, Project, ProjectName, SimplePage
+from ..simple.parse import page_from_json
+from ..simple.render import render_project_html, render_project_json
+from ..site.publish import Publisher
+from ..site.readback import ProjectPages, stored_project
+from ..storage import Storage
+from ..upstream.download import Downloader
+from ..upstream.metadata import MetadataClient
+from ..upstream.session import SessionFactory
+from .files import FileChecker, log_finding
+from .plan import (
     JSON_DOC,
     NO_SOURCE,
     PAGE,
@@ -38,8 +39,6 @@ from .verification import (
 )
 
 log = logging.getLogger(__name__)
-
-ProjectFilter = Callable[[Project], "Project | None"]
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import time
 
-from .layout import CHECKPOINT
-from .models import ProjectName
-from .storage import Storage
+from ..layout import CHECKPOINT
+from ..models import ProjectName
+from ..storage import Storage
 
 log = logging.getLogger(__name__)
 
