@@ -25,7 +25,6 @@ from ..models import IndexEntry, ProjectName
 from ..paths import is_project_name
 from ..runtime import Runtime
 from ..state import GENERATION_FILE, ROOT_STALE, mirror_lock
-from ..storage.scan import file_sizes
 from ..verification import NO_SOURCE, ROOT, Finding, ProjectOutcome, VerifyReport, upstream_base
 from ..verifier import ProjectVerifier, VerifyOptions
 
@@ -47,7 +46,7 @@ class VerifyRequest:
 
 def run(config: Config, request: VerifyRequest, stop: threading.Event) -> VerifyReport:
     runtime = Runtime.build(config)  # a bad filter config stops the run here
-    with mirror_lock(config.mirror.directory):
+    with mirror_lock(runtime.storage):
         try:
             return _VerifyRun(runtime, request, stop).execute()
         finally:
@@ -93,7 +92,7 @@ class _VerifyRun:
         self.entries = ledger.entries() if ledger is not None else {}
         names = sorted(self.entries.keys() | project_dirs(rt))
         done = set() if request.dry_run else self.checkpoint.resume()
-        sizes = file_sizes(rt.storage, PACKAGES, self._workers())
+        sizes = rt.storage.file_sizes(PACKAGES, self._workers())
         self.unreferenced = set(sizes)
         log.info("verifying %d projects, %d stored files", len(names), len(sizes))
         try:
