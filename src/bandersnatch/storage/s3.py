@@ -278,6 +278,12 @@ class S3Storage:
         return self.key(path)
 
     def upload(self, path: str, body: IO[bytes], sha256: str) -> None:
+        """A page or state file already holding these bytes is not uploaded again (files
+        below ``web/packages`` are only written once found missing or wrong)."""
+        if not path.startswith("web/packages/"):
+            head = self._head(path, fresh=True)
+            if head is not None and head.sha256 == sha256:
+                return
         key = self._before_write(path)
         extra = {"Metadata": self._meta(sha256), "ContentType": content_type(path)}
         with self._calls(path):
@@ -297,12 +303,21 @@ class S3Storage:
             )
 
     def write_bytes(self, path: str, data: bytes, *, durable: bool = False) -> None:
+        """Skipped when the object already holds these bytes (by its stored digest): a page
+        rendered again unchanged costs a HEAD, not an upload. (Every PUT is durable.)"""
+        head = self._head(path, fresh=True)
+        if head is not None and head.sha256 == hashlib.sha256(data).hexdigest():
+            return
         self._put(path, data)
 
     def open_atomic(self, path: str) -> _Upload:
         return _Upload(self, path)
 
     def link(self, path: str, existing: str) -> None:
+        """A server-side copy (at most 5 GB), skipped when both hold the same bytes."""
+        have, origin = self._head(path, fresh=True), self._head(existing)
+        if have and origin and origin.sha256 and have.sha256 == origin.sha256:
+            return
         key = self._before_write(path)
         source = {"Bucket": self.bucket, "Key": self.key(existing)}
         with self._calls(path):
