@@ -9,8 +9,11 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -125,3 +128,82 @@ def s3_mirror(mirror: Mirror, server: S3Server, bucket: str, prefix: str = "mirr
     text = text.replace("[mirror]\n", "[mirror]\nstorage-backend = s3\n", 1)
     mirror.config.write_text(text + server.section())
     return mirror
+
+
+class _WebsiteHandler(BaseHTTPRequestHandler):
+    """What a static website endpoint of an object store does with a request: the path is a
+    key below the site's root; a path ending in ``/`` gets the index document; a path whose
+    ``/``-form has one is redirected there; the object's bytes with its stored Content-Type,
+    ``Range`` honoured; ``Accept`` ignored (no negotiation, no ``Vary``), names not
+    normalized."""
+
+    server: _Website
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_HEAD(self) -> None:
+        self._answer(body=False)
+
+    def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def _answer(self, *, body: bool) -> None:
+        site = self.server
+        path = self.path.split("?", 1)[0]
+        key = site.root + unquote(path).lstrip("/")
+        if path.endswith("/"):
+            key += site.index
+        extra = {"Range": self.headers["Range"]} if self.headers.get("Range") else {}
+        try:
+            got = site.client.get_object(Bucket=site.bucket, Key=key, **extra)
+        except site.client.exceptions.NoSuchKey:
+            if not path.endswith("/") and site.exists(key + "/" + site.index):
+                self.send_response(302)
+                self.send_header("Location", path + "/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_error(404)
+            return
+        data = got["Body"].read()
+        self.send_response(206 if "ContentRange" in got else 200)
+        self.send_header("Content-Type", got["ContentType"])
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("ETag", got["ETag"])
+        self.send_header("Accept-Ranges", "bytes")
+        if "ContentRange" in got:
+            self.send_header("Content-Range", got["ContentRange"])
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+
+class _Website(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, client: Any, bucket: str, root: str, index: str) -> None:
+        super().__init__(("127.0.0.1", 0), _WebsiteHandler)
+        self.client, self.bucket, self.root, self.index = client, bucket, root, index
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except Exception:
+            return False
+        return True
+
+
+@contextmanager
+def website(server: S3Server, bucket: str, root: str, index: str) -> Iterator[str]:
+    """Serve ``bucket``/``root`` as a static website with index document ``index``; yields
+    the site's base URL."""
+    site = _Website(server.client, bucket, root, index)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{site.server_address[1]}"
+    finally:
+        site.shutdown()
+        site.server_close()
+        thread.join()

@@ -17,9 +17,11 @@ import pytest
 
 from bandersnatch.verification import CORRUPT, META_MISSING, MISSING
 
+from clients import fresh_venv, installed, uv_binary
+from clients import run as client_run
 from fakepypi import FakePyPI, FileSpec, make_universe
 from harness import CLI, Mirror, make_mirror
-from s3server import S3Server, s3_mirror
+from s3server import S3Server, s3_mirror, website
 
 BUCKET_PREFIX = "mirror/"
 NOT_COMPARED = {".lock", "projects.stamp", "web/last-modified"}
@@ -384,3 +386,39 @@ def test_serve_points_at_object_storage_hosting(
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "static website hosting" in result.stderr
+
+
+# -- serving from the bucket: the documented static-website recipes ------------------------------
+@pytest.mark.parametrize(
+    ("index", "fmt"),
+    [("index.html", "text/html"), ("index.v1_json", "application/vnd.pypi.simple.v1+json")],
+)
+def test_static_website_recipes_serve_every_client(
+    tmp_path: Path, fake_pypi: FakePyPI, s3: S3Server, bucket: str, index: str, fmt: str
+) -> None:
+    """docs/storage.md: hash-index = false, simple-format = ALL, the website's index document
+    picks the one format every client gets; check-server replays pip, uv, poetry and pdm."""
+    mirror = s3_mirror(make_mirror(tmp_path, fake_pypi, {"json": "true"}), s3, bucket)
+    assert mirror.run("mirror").returncode == 0
+    with website(s3, bucket, "", index) as site:
+        url = f"{site}/{BUCKET_PREFIX}web/simple/"
+        result = subprocess.run(
+            [*CLI, "check-server", url, "--project", "Foo.Bar_baz"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        lines = result.stdout.splitlines()
+        for client in ("pip", "uv", "poetry", "pdm"):
+            for row in ("root", "project", "slashless"):
+                line = next(x for x in lines if x.split()[:2] == [client, row])
+                assert f"200 {fmt}" in line, line
+        problems = [x for x in lines if x.startswith("problem: ")]
+        if index == "index.html":
+            assert result.returncode == 0 and problems == [], result.stdout
+        else:  # only a client that accepts nothing but HTML (pip before 22.2) is left out
+            assert problems and all("JSON to a client that accepts only text/html" in p
+                                    for p in problems), result.stdout  # fmt: skip
+
+        python = fresh_venv(tmp_path)
+        cmd = [uv_binary(), "pip", "install", "--no-config", "--no-cache", "--index-url", url]
+        client_run([*cmd, "--python", str(python), "foo-bar-baz"], tmp_path / "home")
+        assert "foo-bar-baz" in installed(python, tmp_path / "home")
