@@ -29,10 +29,11 @@ def _finished(state: MirrorState) -> dict[ProjectName, int]:
 
 
 def test_second_lock_holder_is_refused(tmp_path: Path) -> None:
-    with mirror_lock(tmp_path), pytest.raises(MirrorLocked) as info, mirror_lock(tmp_path):
+    first, second = FilesystemStorage(tmp_path), FilesystemStorage(tmp_path)
+    with mirror_lock(first), pytest.raises(MirrorLocked) as info, mirror_lock(second):
         pass
     assert info.value.path.endswith(".lock")
-    with mirror_lock(tmp_path):  # released again after the block
+    with mirror_lock(second):  # released again after the block
         pass
 
 

@@ -50,7 +50,13 @@ class Runtime:
     @classmethod
     def build(cls, config: Config) -> Runtime:
         m = config.mirror
-        storage = open_storage(m.storage_backend, m.directory, m.manage_permissions)
+        storage = open_storage(
+            m.storage_backend,
+            m.directory,
+            m.manage_permissions,
+            s3=config.s3,
+            connections=max(m.workers, m.verifiers) * 2 + 4,
+        )
         root_uri = m.root_uri
         options = PageOptions(
             root_uri=root_uri, digest_name=m.digest_name, link_upstream=not m.release_files

@@ -17,18 +17,14 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
-import filelock
-
-from .errors import MirrorLocked, StateError
+from .errors import StateError
 from .journal import Progress, ProgressColumns, Todo, parse_todo, progress_chunks, progress_line
 from .layout import (
     FAILURES,
     GENERATION,
     GENERATION_FILE,
     LAST_MODIFIED,
-    LOCK,
     PROGRESS,
     ROOT_PAGES,
     STATE_FILES,
@@ -42,18 +38,11 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def mirror_lock(directory: Path) -> Iterator[None]:
-    """Hold ``<directory>/.lock`` for the whole block, or raise MirrorLocked at once."""
-    directory.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(directory / LOCK), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise MirrorLocked(str(directory / LOCK)) from None
-    try:
+def mirror_lock(storage: Storage) -> Iterator[None]:
+    """Hold the mirror's lock (``<directory>/.lock``) for the whole block, or raise
+    MirrorLocked at once; each backend has its own way (``Storage.lock``)."""
+    with storage.lock():
         yield
-    finally:
-        lock.release()
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 from .models import ProjectFailure, ProjectName, ProjectResult, SyncReport
 from .state import FailureRecord, MirrorState
+from .storage import AtomicFile, FilesystemStorage, Storage
 
 log = logging.getLogger(__name__)
 
@@ -83,26 +83,34 @@ def failure_history(
 
 
 class DiffFile:
-    """``diff-file``: every path a run wrote, one per line, streamed to a temp file beside
-    the target as projects finish (a first sync writes millions), moved into place at the
-    end of a complete run and dropped otherwise."""
+    """``diff-file``: every path a run wrote, one per line, streamed through the storage
+    interface as projects finish (a first sync writes millions) and published at the end of
+    a complete run, dropped otherwise. Inside the mirror directory it is one of the mirror's
+    files (an object on S3); elsewhere it is a local file, written the same atomic way."""
 
-    def __init__(self, path: Path, directory: Path, append_epoch: bool) -> None:
-        self._path, self._directory, self._append_epoch = path, directory, append_epoch
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._temp = path.with_name(f".{path.name}.part")
-        self._out: TextIO = self._temp.open("w", encoding="utf-8")
+    def __init__(self, storage: Storage, path: str, directory: Path) -> None:
+        self._directory = directory
+        self._out: AtomicFile | None = storage.open_atomic(path)
+
+    @classmethod
+    def open(cls, mirror: Storage, directory: Path, path: Path, append_epoch: bool) -> DiffFile:
+        if append_epoch:
+            path = path.with_name(f"{path.name}-{int(time.time())}")
+        if path.is_relative_to(directory):
+            return cls(mirror, path.relative_to(directory).as_posix(), directory)
+        local = FilesystemStorage(path.parent, manage_permissions=False)
+        return cls(local, path.name, directory)
 
     def add(self, paths: Iterable[str]) -> None:
-        self._out.writelines(f"{self._directory / p}\n" for p in paths)
+        if self._out is not None:
+            self._out.write("".join(f"{self._directory / p}\n" for p in paths).encode())
 
     def commit(self) -> None:
-        self._out.close()
-        path = self._path
-        if self._append_epoch:
-            path = path.with_name(f"{path.name}-{int(time.time())}")
-        self._temp.replace(path)
+        if self._out is not None:
+            out, self._out = self._out, None
+            out.commit()
 
     def discard(self) -> None:
-        self._out.close()
-        self._temp.unlink(missing_ok=True)
+        if self._out is not None:
+            out, self._out = self._out, None
+            out.abort()

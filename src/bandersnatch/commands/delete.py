@@ -26,7 +26,6 @@ from ..runtime import Runtime
 from ..site.prune import has_trace, stored_bytes, stored_files
 from ..site.readback import ledger_from_pages
 from ..state import mirror_lock
-from ..storage.filesystem import is_temp_name
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ def run(
     requested = wanted_names(names, requirements)
     runtime = Runtime.build(config)  # a bad filter config stops us before we start
     accept = runtime.filters.keep_name
-    with mirror_lock(config.mirror.directory):
+    with mirror_lock(runtime.storage):
         return _Deletion(runtime, dry_run, stop).execute(requested, accept)
 
 
@@ -135,9 +134,7 @@ class _Deletion:
         publisher.remove_project(name)  # pages, JSON copies, then the files the page listed
         publisher.delete_files(paths)  # and those only the stored metadata knew
         base = simple_dir(name, self.rt.config.mirror.hash_index)
-        for leaf in self.rt.storage.list_dir(base):
-            if is_temp_name(leaf):  # what a killed page write left behind
-                self.rt.storage.delete(f"{base}/{leaf}")
+        self.rt.storage.discard_partials(base)  # what a killed page write left behind
         self.rt.storage.remove_empty_dirs(base, SIMPLE)
         if todo is not None:
             serial = max(todo.target_serial, entry.serial if entry else 0)

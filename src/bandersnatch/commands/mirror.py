@@ -46,7 +46,7 @@ def run(
 ) -> SyncReport:
     runtime = Runtime.build(config)  # a bad filter config stops the run here
     limit = None if allow_deletions else config.mirror.max_deletions
-    with mirror_lock(config.mirror.directory):
+    with mirror_lock(runtime.storage):
         try:
             return _MirrorRun(runtime, stop, DeletionGuard(limit)).execute(force_check)
         finally:
@@ -127,7 +127,9 @@ class _MirrorRun:
                 self.ledger.publish(self.rt.storage, None, 0)
             state.write_todo(plan.target_serial, plan.projects)
         if m.diff_file is not None:
-            self.diff = DiffFile(m.diff_file, m.directory, m.diff_append_epoch)
+            self.diff = DiffFile.open(
+                self.rt.storage, m.directory, m.diff_file, m.diff_append_epoch
+            )
         try:
             return self._sync(status, feed, plan, syncer, excluded)
         finally:

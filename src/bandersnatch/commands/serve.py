@@ -48,6 +48,13 @@ def run(
     config: Config, bind: str, port: int, log_path: Path | None, stop: threading.Event
 ) -> NoReturn:
     """Serve until ``stop`` is set, then raise ``ServerStopped``."""
+    if config.mirror.storage_backend != "filesystem":
+        raise UsageError(
+            f"storage-backend = {config.mirror.storage_backend}",
+            "serve reads a mirror on the local filesystem; serve a mirror in object storage "
+            "with the store's static website hosting or a CDN in front of the bucket "
+            "(docs/storage.md, 'Serving from object storage')",
+        )
     web = config.mirror.directory / WEB
     if not web.is_dir():
         raise UsageError(str(web), "no such directory: run bandersnatch mirror first")

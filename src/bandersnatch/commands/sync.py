@@ -35,7 +35,7 @@ def run(
         log.warning("%s: excluded by the configured filters; not synced", name)
     todo = dict.fromkeys(sorted(n for n in wanted if accept(n)), 0)
     results: list[ProjectResult] = []
-    with mirror_lock(config.mirror.directory):
+    with mirror_lock(runtime.storage):
         state = runtime.state
         state.cleanup_temp()
         state.check_generation()

@@ -34,7 +34,6 @@ from ..ledger import Ledger
 from ..models import CompareMethod, IndexEntry, ProjectName
 from ..runtime import Runtime
 from ..state import mirror_lock
-from ..storage.scan import file_sizes
 from ..verify.checkpoint import Checkpoint
 from ..verify.plan import NO_SOURCE, ROOT, Finding, ProjectOutcome, upstream_base
 from ..verify.project import ProjectVerifier, VerifyOptions
@@ -56,7 +55,7 @@ class VerifyRequest:
 
 def run(config: Config, request: VerifyRequest, stop: threading.Event) -> VerifyReport:
     runtime = Runtime.build(config)  # a bad filter config stops the run here
-    with mirror_lock(config.mirror.directory):
+    with mirror_lock(runtime.storage):
         try:
             return _VerifyRun(runtime, request, stop).execute()
         finally:
@@ -102,7 +101,7 @@ class _VerifyRun:
         self.entries = ledger.entries() if ledger is not None else {}
         names = sorted(self.entries.keys() | project_dirs(rt))
         done = set() if request.dry_run else self.checkpoint.resume()
-        sizes = file_sizes(rt.storage, PACKAGES, self._workers())
+        sizes = rt.storage.file_sizes(PACKAGES, self._workers())
         self.unreferenced = set(sizes)
         log.info("verifying %d projects, %d stored files", len(names), len(sizes))
         try:

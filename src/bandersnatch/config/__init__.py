@@ -9,6 +9,7 @@ and the value. This module owns reading the INI file and the shipped ``default.c
 - ``values``: the value parsers and the ``ConfigError`` a bad value becomes
 - ``mirror``: the ``[mirror]`` key table and its checks
 - ``filters``: ``[plugins]``, the filter sections table and which sections may exist
+- ``storage``: the ``[s3]`` section, for a mirror on object storage
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from .records import (
     Config,
     FilterConfig,
     MirrorConfig,
+    S3Config,
     installed_plugins,
 )
+from .storage import read_s3
 
 __all__ = [
     "KNOWN_PLUGINS",
@@ -36,6 +39,7 @@ __all__ = [
     "Config",
     "FilterConfig",
     "MirrorConfig",
+    "S3Config",
     "default_config_text",
     "installed_plugins",
     "load",
@@ -104,7 +108,8 @@ def load(path: Path) -> Config:
     enabled = read_plugins(parser)
     check_sections(parser, enabled)
     mirror = read_mirror(parser, path)
-    return Config(mirror=mirror, filters=read_filters(parser, enabled), path=path)
+    s3 = read_s3(parser, mirror.storage_backend)
+    return Config(mirror=mirror, filters=read_filters(parser, enabled), path=path, s3=s3)
 
 
 def default_config_text() -> str:

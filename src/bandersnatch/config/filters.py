@@ -143,12 +143,12 @@ def check_sections(parser: configparser.ConfigParser, enabled: tuple[str, ...]) 
     """Every section is known: ``[mirror]``, ``[plugins]``, a filter's or an enabled
     third-party plugin's (named like the plugin)."""
     plugins = [name for name in enabled if name not in KNOWN_PLUGINS]
-    known = ["mirror", "plugins", *_FILTER_SECTIONS, *plugins]
+    known = ["mirror", "plugins", "s3", *_FILTER_SECTIONS, *plugins]
     for name in parser.sections():
         if name == "DEFAULT":
             logger.warning("config: [DEFAULT] is ignored; put each key in its own section")
-        elif name in ("s3", "swift"):
-            reason = "storage backend sections are unused: other backends are not available yet"
+        elif name == "swift":
+            reason = "the swift storage backend is not available yet; use filesystem or s3"
             raise ConfigError(name, None, None, reason)
         elif name not in known:
             hint = did_you_mean(name, known) or "; known sections: " + ", ".join(known)

@@ -169,10 +169,29 @@ def frozen_sections(sections: Mapping[str, Mapping[str, str]]) -> Mapping[str, M
 
 
 @dataclass(frozen=True)
+class S3Config:
+    """``[s3]``: where the bucket is and how to reach it (``storage.s3``)."""
+
+    region_name: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    endpoint_url: str | None = None
+    signature_version: str | None = None
+    config_params: tuple[tuple[str, object], ...] = ()
+    """``config_param_<name> = value`` pairs, for botocore's ``Config``."""
+    lock_lease: int = 600
+    """Seconds a run's lock object stays valid without renewal (renewed every third)."""
+    allow_unconditional_lock: bool = False
+    """Run on a store that ignores conditional writes, with a best-effort lock."""
+
+
+@dataclass(frozen=True)
 class Config:
     mirror: MirrorConfig
     filters: FilterConfig
     path: Path | None = None
+    s3: S3Config | None = None
+    """Set when ``[mirror] storage-backend = s3``."""
 
 
 KNOWN_PLUGINS: tuple[str, ...] = (

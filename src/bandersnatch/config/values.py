@@ -129,9 +129,10 @@ def existing_file(raw: str) -> Path:
 
 
 def storage_backend(raw: str) -> str:
-    if raw.strip().lower() != "filesystem":
-        raise ValueError("only 'filesystem' is supported: other backends are not available yet")
-    return "filesystem"
+    text = raw.strip().lower()
+    if text not in ("filesystem", "s3"):
+        raise ValueError("use 'filesystem' or 's3' (other backends are not available yet)")
+    return text
 
 
 HostPort = tuple[str, "int | None"]

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol
 
+UNREADABLE = -1
+"""The size ``file_sizes`` records for an entry that cannot be read (a dangling symlink)."""
+
 
 class AtomicFile(Protocol):
     """A file being written; it appears at its target only on ``commit``."""
@@ -70,3 +73,15 @@ class Storage(Protocol):
 
     def fingerprint(self, path: str) -> str | None:
         """Changes whenever ``path`` is rewritten or replaced (None if it does not exist)."""
+
+    def file_sizes(self, path: str, workers: int = 1) -> dict[str, int]:
+        """``{mirror-relative path: size}`` for every file below ``path`` (empty if absent),
+        in one pass (a directory scan, an object listing): ``verify``'s inventory. A file
+        whose size cannot be read has size ``UNREADABLE``."""
+
+    def discard_partials(self, path: str) -> None:
+        """Remove whatever interrupted writes left directly in the directory ``path``."""
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Hold the mirror's lock for the block, or raise ``MirrorLocked`` at once: one
+        writing run per mirror."""

@@ -30,8 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import StorageError, UnsafePath
-from ..layout import RELOCATABLE, WEB
+import filelock
+
+from ..errors import MirrorLocked, StorageError, UnsafePath
+from ..layout import LOCK, RELOCATABLE, WEB
+from .scan import scan_tree
 
 TEMP_SUFFIX = ".part"
 _CHUNK = 1 << 20
@@ -316,6 +319,26 @@ class FilesystemStorage:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 os.unlink(target)
 
+    def discard_partials(self, path: str) -> None:
+        for name in self.list_dir(path):
+            if is_temp_name(name):
+                self.delete(f"{path}/{name}")
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """``<root>/.lock``, held with ``flock`` (released by the kernel if the run dies)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = f"{self._root}/{LOCK}"
+        held = filelock.FileLock(path, timeout=0)
+        try:
+            held.acquire()
+        except filelock.Timeout:
+            raise MirrorLocked(path) from None
+        try:
+            yield
+        finally:
+            held.release()
+
     # -- reads ----------------------------------------------------------------------------
     def _open(self, path: str, *, follow: bool = True) -> int | None:
         """A read-only descriptor of the regular file at ``path``, or None if it is not
@@ -402,6 +425,9 @@ class FilesystemStorage:
             rel_dir = self._relative(dirpath)
             for name in files:
                 yield f"{rel_dir}/{name}"
+
+    def file_sizes(self, path: str, workers: int = 1) -> dict[str, int]:
+        return scan_tree(self.abspath(path), path.rstrip("/"), workers)
 
     def fingerprint(self, path: str) -> str | None:
         target = self._parent(path)

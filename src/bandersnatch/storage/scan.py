@@ -1,7 +1,8 @@
-"""One fast pass over a stored tree: every file below a directory with its size.
+"""One fast pass over a directory tree: every file below it with its size.
 
 ``verify`` compares this inventory with the files the pages list, so it must cost one
-``scandir`` per directory and one ``stat`` per file, with no per-file path objects.
+``scandir`` per directory and one ``stat`` per file, with no per-file path objects. The
+filesystem backend's ``file_sizes``; other backends list their objects instead.
 """
 
 from __future__ import annotations
@@ -9,28 +10,14 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from .base import Storage
-from .filesystem import FilesystemStorage
-
-UNREADABLE = -1
-"""The size recorded for an entry that cannot be stat'ed (a dangling symlink, say)."""
+from .base import UNREADABLE
 
 
-def file_sizes(storage: Storage, path: str, workers: int = 1) -> dict[str, int]:
-    """``{mirror-relative path: size}`` for every file below ``path`` (empty if absent).
+def scan_tree(top: str, prefix: str, workers: int = 1) -> dict[str, int]:
+    """``{prefix/relative path: size}`` for every file below the directory ``top``.
 
     With ``workers`` > 1 the top-level directories are scanned in parallel threads (the
     system calls release the GIL)."""
-    if isinstance(storage, FilesystemStorage):
-        return _parallel_scan(str(storage.resolve(path)), path.rstrip("/"), workers)
-    sizes = {}
-    for rel in storage.walk_files(path):
-        size = storage.size(rel)
-        sizes[rel] = UNREADABLE if size is None else size
-    return sizes
-
-
-def _parallel_scan(top: str, prefix: str, workers: int) -> dict[str, int]:
     sizes: dict[str, int] = {}
     subdirs = []
     try:
