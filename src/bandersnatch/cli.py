@@ -37,6 +37,9 @@ from .errors import (
     UsageError,
 )
 from .models import SyncReport
+from .report import RunRecord, read_serial, verify_details, write_reports
+from .state import MirrorState
+from .storage import open_storage
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_LOCKED, EXIT_FATAL, EXIT_INTERRUPTED = range(6)
 DEFAULT_CONFIG = "/etc/bandersnatch.conf"
@@ -218,23 +221,35 @@ def summarize(report: SyncReport) -> int:
     return EXIT_PARTIAL if report.failures else EXIT_OK
 
 
-def run_mirror(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+def run_mirror(
+    args: argparse.Namespace, config: Config, stop: threading.Event, record: RunRecord
+) -> int:
     from .commands import mirror  # noqa: PLC0415 - a run imports only its own command
 
-    report = mirror.run(
-        config, force_check=args.force_check, allow_deletions=args.allow_deletions, stop=stop
+    record.outcome = mirror.run(
+        config,
+        force_check=args.force_check,
+        allow_deletions=args.allow_deletions,
+        stop=stop,
+        record=record,
     )
-    return summarize(report)
+    return summarize(record.outcome)
 
 
-def run_sync(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+def run_sync(
+    args: argparse.Namespace, config: Config, stop: threading.Event, record: RunRecord
+) -> int:
     from .commands import sync  # noqa: PLC0415 - a run imports only its own command
 
-    report = sync.run(config, args.names, skip_simple_root=args.skip_simple_root, stop=stop)
-    return summarize(report)
+    record.outcome = sync.run(
+        config, args.names, skip_simple_root=args.skip_simple_root, stop=stop, record=record
+    )
+    return summarize(record.outcome)
 
 
-def run_verify(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+def run_verify(
+    args: argparse.Namespace, config: Config, stop: threading.Event, record: RunRecord
+) -> int:
     from .commands import verify  # noqa: PLC0415 - a run imports only its own command
 
     request = verify.VerifyRequest(
@@ -245,12 +260,15 @@ def run_verify(args: argparse.Namespace, config: Config, stop: threading.Event) 
         workers=args.workers,
     )
     report = verify.run(config, request, stop)
+    record.details.update(verify_details(report))
     for line in report.lines():
         log.info("%s", line)
     return EXIT_PARTIAL if report.damage_remains else EXIT_OK
 
 
-def run_delete(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+def run_delete(
+    args: argparse.Namespace, config: Config, stop: threading.Event, record: RunRecord
+) -> int:
     from .commands import delete  # noqa: PLC0415 - a run imports only its own command
 
     if not args.names and not args.requirement:
@@ -258,12 +276,21 @@ def run_delete(args: argparse.Namespace, config: Config, stop: threading.Event) 
     report = delete.run(
         config, args.names, requirements=args.requirement, dry_run=args.dry_run, stop=stop
     )
+    record.removed = len(report.removed)
+    record.details["delete"] = {
+        "removed": list(report.removed),
+        "unknown": list(report.unknown),
+        "files": report.files,
+        "bytes": report.bytes,
+    }
     for line in report.lines():
         log.info("%s", line)
     return EXIT_PARTIAL if report.unknown else EXIT_OK
 
 
-def run_serve(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+def run_serve(
+    args: argparse.Namespace, config: Config, stop: threading.Event, _record: RunRecord
+) -> int:
     from .commands import serve  # noqa: PLC0415 - a run imports only its own command
 
     serve.run(config, args.bind, args.port, args.access_log, stop)  # ends by ServerStopped
@@ -276,12 +303,43 @@ HANDLERS = {
     "delete": run_delete,
     "serve": run_serve,
 }
+REPORTED = frozenset({"mirror", "sync", "verify", "delete"})
+"""Commands whose every run writes the run report (``[mirror] status-file``)."""
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code an exception that ends a run becomes (the one place that decides)."""
+    if isinstance(exc, ConfigError | ConfigFileMissing | UsageError):
+        return EXIT_CONFIG
+    if isinstance(exc, MirrorLocked):
+        return EXIT_LOCKED
+    if isinstance(exc, Interrupted | KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, BandersnatchError):
+        return EXIT_FATAL
+    return EXIT_PARTIAL  # an uncaught exception: Python exits with 1
 
 
 def dispatch(args: argparse.Namespace, config: Config) -> int:
     stop = threading.Event()
     install_stop_handlers(stop, *(["closing the server"] if args.command == "serve" else []))
-    return HANDLERS[args.command](args, config, stop)
+    record = RunRecord(args.command)
+    if args.command not in REPORTED or getattr(args, "dry_run", False):
+        return HANDLERS[args.command](args, config, stop, record)
+    m = config.mirror
+    storage = open_storage(m.storage_backend, m.directory, m.manage_permissions)
+    record.serial_before = read_serial(MirrorState(storage))
+    code = EXIT_FATAL
+    try:
+        code = HANDLERS[args.command](args, config, stop, record)
+    except BaseException as exc:
+        code = exit_code(exc)
+        record.error = str(exc) or type(exc).__name__
+        raise
+    finally:
+        if code != EXIT_LOCKED:  # the run holding the lock writes its own report
+            write_reports(record, code, storage, m.directory, m.status_path, m.metrics_path)
+    return code
 
 
 def run_check_server(args: argparse.Namespace) -> int:
@@ -308,18 +366,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (ConfigError, ConfigFileMissing, UsageError) as exc:
-        print(f"bandersnatch: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except MirrorLocked as exc:
-        print(f"bandersnatch: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except Interrupted as exc:
-        print(f"bandersnatch: {exc}", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("bandersnatch: aborted; the next run resumes from the saved todo", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BandersnatchError as exc:
-        print(f"bandersnatch: error: {exc}", file=sys.stderr)
-        return EXIT_FATAL
+        code = exit_code(exc)
+        print(f"bandersnatch: {'error: ' if code == EXIT_FATAL else ''}{exc}", file=sys.stderr)
+        return code

@@ -6,7 +6,7 @@ Shared by every command so that commands stay wiring only and never import each 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import filters
 from .config import Config
@@ -14,6 +14,7 @@ from .config.records import MirrorConfig
 from .pages import PageOptions
 from .pruning import DeletionGuard
 from .publish import Publisher
+from .report import RunRecord
 from .state import MirrorState
 from .storage import Storage, open_storage
 from .syncer import Syncer, SyncOptions
@@ -42,9 +43,11 @@ class Runtime:
     publisher: Publisher
     filters: filters.FilterSet
     """Built once per run: reading requirements files and loading plugins is not free."""
+    record: RunRecord = field(default_factory=lambda: RunRecord("run"))
+    """The run's report, fed by the syncer as projects finish (``report.py``)."""
 
     @classmethod
-    def build(cls, config: Config) -> Runtime:
+    def build(cls, config: Config, record: RunRecord | None = None) -> Runtime:
         m = config.mirror
         storage = open_storage(m.storage_backend, m.directory, m.manage_permissions)
         root_uri = m.root_uri
@@ -68,6 +71,7 @@ class Runtime:
             policy=RetryPolicy(retries=m.retries, backoff=m.retry_backoff),
             publisher=publisher,
             filters=filters.build(config.filters),
+            record=record or RunRecord("run"),
         )
 
     def feed(self, *, fallback: bool = True) -> ChangeFeed:
@@ -140,4 +144,5 @@ class Runtime:
             project_filter=self.filters.apply,
             stop=stop,
             guard=guard,
+            record=self.record,
         )

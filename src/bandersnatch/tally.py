@@ -85,9 +85,12 @@ def failure_history(
 class DiffFile:
     """``diff-file``: every path a run wrote, one per line, streamed to a temp file beside
     the target as projects finish (a first sync writes millions), moved into place at the
-    end of a complete run and dropped otherwise."""
+    end of a complete run and dropped otherwise. As in pypa/bandersnatch, a ``path`` that is
+    a directory gets ``mirrored-files`` inside it."""
 
     def __init__(self, path: Path, directory: Path, append_epoch: bool) -> None:
+        if path.is_dir():
+            path = path / "mirrored-files"
         self._path, self._directory, self._append_epoch = path, directory, append_epoch
         path.parent.mkdir(parents=True, exist_ok=True)
         self._temp = path.with_name(f".{path.name}.part")

@@ -21,6 +21,7 @@ from ..ledger import Ledger, from_pages
 from ..models import ProjectName, ProjectResult, SyncPlan, SyncReport
 from ..planning import fingerprint, make_plan
 from ..pruning import DeletionGuard
+from ..report import RunRecord
 from ..runtime import Runtime
 from ..state import FEED_VALIDATOR, FILTERS, LEDGER, ROOT_STALE, mirror_lock
 from ..syncer import Syncer
@@ -41,8 +42,9 @@ def run(
     force_check: bool = False,
     allow_deletions: bool = False,
     stop: threading.Event,
+    record: RunRecord | None = None,
 ) -> SyncReport:
-    runtime = Runtime.build(config)  # a bad filter config stops the run here
+    runtime = Runtime.build(config, record)  # a bad filter config stops the run here
     limit = None if allow_deletions else config.mirror.max_deletions
     with mirror_lock(config.mirror.directory):
         try:
@@ -102,6 +104,7 @@ class _MirrorRun:
             self._ledger = self._load_ledger()  # reads the journal: what is done, and how
         self.index_dirty |= self.journal or state.read_text(ROOT_STALE) is not None
         feed = self._feed(status, saved, force_check)
+        self.rt.record.upstream_serial = None if feed.poll else feed.target
         self._check_stop()
         changes, refilter = self._with_filter_changes(feed.changes)
         plan = make_plan(

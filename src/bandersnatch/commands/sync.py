@@ -16,6 +16,7 @@ from ..errors import Interrupted
 from ..ledger import Ledger, from_pages
 from ..models import ProjectFailure, ProjectResult, SyncReport, normalize
 from ..pruning import DeletionGuard
+from ..report import RunRecord
 from ..runtime import Runtime
 from ..state import ROOT_STALE, mirror_lock
 
@@ -23,10 +24,15 @@ log = logging.getLogger(__name__)
 
 
 def run(
-    config: Config, names: Iterable[str], *, skip_simple_root: bool, stop: threading.Event
+    config: Config,
+    names: Iterable[str],
+    *,
+    skip_simple_root: bool,
+    stop: threading.Event,
+    record: RunRecord | None = None,
 ) -> SyncReport:
     started = time.monotonic()
-    runtime = Runtime.build(config)  # a bad filter config stops the run here
+    runtime = Runtime.build(config, record)  # a bad filter config stops the run here
     accept = runtime.filters.keep_name
     wanted = {normalize(n) for n in names}
     for name in sorted(n for n in wanted if not accept(n)):

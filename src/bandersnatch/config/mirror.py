@@ -82,6 +82,8 @@ MIRROR_KEYS: dict[str, tuple[str, Parse]] = {
     "delete-missing-packages": ("delete_missing_packages", boolean),
     "cleanup_todo": ("cleanup_todo", boolean),
     "cleanup-todo": ("cleanup_todo", boolean),
+    "status-file": ("status_file", any_path),
+    "metrics-file": ("metrics_file", any_path),
 }
 """INI key (pypa/bandersnatch spelling, aliases included) -> (MirrorConfig field, parser)."""
 
@@ -93,7 +95,10 @@ INERT = {
 }
 """Fields pypa/bandersnatch knows that mean nothing here: accepted, with one warning why."""
 
-_OPTIONAL = frozenset({"root_uri", "diff_file", "download_mirror", "proxy", "log_config"})
+_OPTIONAL = frozenset(
+    {"root_uri", "diff_file", "download_mirror", "proxy", "log_config"}
+    | {"status_file", "metrics_file"}
+)
 """Fields whose empty value means None."""
 
 _REFERENCE = re.compile(r"\{\{\s*([^_\s{}]+)\s*_\s*([^{}]*?)\s*\}\}")
