@@ -16,6 +16,7 @@ Exit codes (documented in docs/cli.md):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import logging.config
 import signal
@@ -36,6 +37,7 @@ from .errors import (
     MirrorLocked,
     UsageError,
 )
+from .liveline import LineStream, Progress
 from .models import SyncReport
 from .report import RunRecord, read_serial, verify_details, write_reports
 from .state import MirrorState
@@ -55,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-c", "--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
     )
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="log warnings and errors only; no progress (also accepted after the command)",
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"bandersnatch {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     mirror = commands.add_parser("mirror", help="bring the mirror up to date with upstream")
@@ -88,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--project", metavar="NAME", help="project to check (default: the first one listed)"
     )
+    for command in commands.choices.values():
+        command.add_argument(
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+            help="log warnings and errors only; no progress",
+        )  # fmt: skip
     return parser
 
 
@@ -167,14 +178,18 @@ def add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )  # fmt: skip
 
 
-def setup_logging(debug: bool, log_config: Path | None) -> None:
+def setup_logging(
+    debug: bool, log_config: Path | None, quiet: bool = False, stream: LineStream | None = None
+) -> None:
     if log_config is not None:
         logging.config.fileConfig(log_config, disable_existing_loggers=False)
+        if quiet:
+            logging.getLogger().setLevel(logging.WARNING)
         return
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
+        level=logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s: %(message)s",
-        stream=sys.stderr,
+        stream=stream or sys.stderr,
         force=True,
     )
     if not debug:
@@ -320,7 +335,7 @@ def exit_code(exc: BaseException) -> int:
     return EXIT_PARTIAL  # an uncaught exception: Python exits with 1
 
 
-def dispatch(args: argparse.Namespace, config: Config) -> int:
+def dispatch(args: argparse.Namespace, config: Config, progress: Progress | None = None) -> int:
     stop = threading.Event()
     install_stop_handlers(stop, *(["closing the server"] if args.command == "serve" else []))
     record = RunRecord(args.command)
@@ -331,7 +346,8 @@ def dispatch(args: argparse.Namespace, config: Config) -> int:
     record.serial_before = read_serial(MirrorState(storage))
     code = EXIT_FATAL
     try:
-        code = HANDLERS[args.command](args, config, stop, record)
+        with progress.showing(record) if progress else contextlib.nullcontext():
+            code = HANDLERS[args.command](args, config, stop, record)
     except BaseException as exc:
         code = exit_code(exc)
         record.error = str(exc) or type(exc).__name__
@@ -354,12 +370,18 @@ def run_check_server(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "check-server":
-        setup_logging(args.debug, None)
+        setup_logging(args.debug, None, args.quiet)
         return run_check_server(args)
     config = load_config(Path(args.config))
-    setup_logging(args.debug, config.mirror.log_config)
+    progress = None
+    line = None
+    if args.command in REPORTED and not args.quiet:
+        if sys.stderr.isatty() and config.mirror.log_config is None:
+            line = LineStream(sys.stderr)
+        progress = Progress(line)
+    setup_logging(args.debug, config.mirror.log_config, args.quiet, line)
     warn_inert(args)
-    return dispatch(args, config)
+    return dispatch(args, config, progress)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
