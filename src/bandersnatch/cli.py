@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     mirror.add_argument(
         "--cleanup-todo", action="store_true", help="accepted for pypa/bandersnatch; no effect"
     )
+    mirror.add_argument(
+        "--dry-run", action="store_true",
+        help="print what the next run would fetch and delete; download and write nothing",
+    )  # fmt: skip
     sync = commands.add_parser("sync", help="fetch the named projects now")
     sync.add_argument("names", nargs="+", metavar="NAME", help="project names")
     sync.add_argument(
@@ -239,6 +243,13 @@ def summarize(report: SyncReport) -> int:
 def run_mirror(
     args: argparse.Namespace, config: Config, stop: threading.Event, record: RunRecord
 ) -> int:
+    if args.dry_run:
+        from .commands import dryrun  # noqa: PLC0415 - a run imports only its own command
+
+        plan = dryrun.run(config, force_check=args.force_check, stop=stop)
+        for line in plan.lines():
+            print(line)
+        return EXIT_PARTIAL if any(p.problem for p in plan.projects) else EXIT_OK
     from .commands import mirror  # noqa: PLC0415 - a run imports only its own command
 
     record.outcome = mirror.run(
