@@ -5,6 +5,7 @@ Exit codes (documented in docs/cli.md):
     0  success
     1  the run finished but some projects failed (they are retried on the next run);
        verify: damage remains; delete: a name was not in the mirror;
+       mirror --dry-run: a project could not be asked about;
        check-server: some client would not get what it needs
     2  config or usage error (nothing was changed)
     3  the mirror is locked by another run
