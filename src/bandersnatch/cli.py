@@ -41,8 +41,8 @@ from .errors import (
 from .liveline import LineStream, Progress
 from .models import SyncReport
 from .report import RunRecord, read_serial, verify_details, write_reports
+from .runtime import mirror_storage
 from .state import MirrorState
-from .storage import open_storage
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_LOCKED, EXIT_FATAL, EXIT_INTERRUPTED = range(6)
 DEFAULT_CONFIG = "/etc/bandersnatch.conf"
@@ -354,7 +354,7 @@ def dispatch(args: argparse.Namespace, config: Config, progress: Progress | None
     if args.command not in REPORTED or getattr(args, "dry_run", False):
         return HANDLERS[args.command](args, config, stop, record)
     m = config.mirror
-    storage = open_storage(m.storage_backend, m.directory, m.manage_permissions)
+    storage = mirror_storage(config)
     record.serial_before = read_serial(MirrorState(storage))
     code = EXIT_FATAL
     try:

@@ -33,6 +33,12 @@ def host_policy(m: MirrorConfig) -> HostPolicy:
     return HostPolicy.build(m.master, extra, m.file_hosts, allow_http=m.allow_non_https)
 
 
+def mirror_storage(config: Config) -> Storage:
+    """The mirror's storage, as every command opens it."""
+    m = config.mirror
+    return open_storage(m.storage_backend, m.directory, m.manage_permissions)
+
+
 @dataclass
 class Runtime:
     config: Config
@@ -49,7 +55,7 @@ class Runtime:
     @classmethod
     def build(cls, config: Config, record: RunRecord | None = None) -> Runtime:
         m = config.mirror
-        storage = open_storage(m.storage_backend, m.directory, m.manage_permissions)
+        storage = mirror_storage(config)
         root_uri = m.root_uri
         options = PageOptions(
             root_uri=root_uri, digest_name=m.digest_name, link_upstream=not m.release_files
