@@ -183,3 +183,16 @@ def test_sigterm_records_the_interrupted_run(tmp_path: Path, fake_pypi: FakePyPI
     run = status(mirror)["runs"]["mirror"]
     assert run["exit_code"] == 5 and "stop signal" in run["error"]
     assert run["projects"]["planned"] == 6
+
+
+def test_stop_on_error_leaves_the_rest_deferred(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    fake_pypi.fail("/pypi/dep-leaf/json", status=500, times=None)  # the first in name order
+    mirror = make_mirror(tmp_path, fake_pypi, {"workers": "1", "stop-on-error": "true"})
+    assert mirror.run("mirror").returncode == 1
+    run = status(mirror)["runs"]["mirror"]
+    assert [f["project"] for f in run["failures"]] == ["dep-leaf"]
+    assert run["deferred"] and run["projects"]["deferred"] == len(run["deferred"])
+    assert all(d["reason"] == "not synced (stopped early)" for d in run["deferred"])
+    todo = (mirror.directory / "todo").read_text().splitlines()[1:]
+    kept = {line.split()[0] for line in todo}
+    assert {d["project"] for d in run["deferred"]} | {"dep-leaf"} == kept

@@ -21,18 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import BandersnatchError, UnsafePath
+from .errors import BandersnatchError
 from .metrics import render
 from .models import ProjectName, ProjectResult, SyncReport
 from .state import MirrorState
 from .storage import Storage
+from .tally import STOPPED_EARLY
 from .verification import VerifyReport
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 """Bumped when a field changes meaning or goes away (new fields do not bump it)."""
-STOPPED_EARLY = "not synced (stopped early)"
 
 
 @dataclass
@@ -261,11 +261,15 @@ def write_reports(
     """Write the status document and the metrics file for a run that ended with
     ``exit_code``. A report that cannot be written is logged, never fatal: the run's own
     exit code stands."""
-    ended = time.time()
-    run = run_document(record, exit_code, MirrorState(storage), ended)
-    targets = [(status_file, "status"), (metrics_file, "metrics")]
+    if status_file is None and metrics_file is None:
+        return
+    try:
+        run = run_document(record, exit_code, MirrorState(storage), time.time())
+    except (OSError, BandersnatchError) as exc:  # the state cannot be read back
+        log.error("could not write the run report: %s", exc)
+        return
     doc: dict[str, Any] | None = None
-    for path, kind in targets:
+    for path, kind in ((status_file, "status"), (metrics_file, "metrics")):
         if path is None:
             continue
         target = ReportTarget(storage, directory, path)
@@ -276,5 +280,5 @@ def write_reports(
             else:
                 doc = doc or status_document(None, run)
                 target.write(render(doc).encode())
-        except (OSError, BandersnatchError, UnsafePath) as exc:
+        except (OSError, BandersnatchError) as exc:
             log.error("could not write the %s file %s: %s", kind, path, exc)
