@@ -14,10 +14,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from fakepypi import FakePyPI, FileSpec
 from harness import CLI, Mirror, make_mirror
+from servers import InProcess
 
 
 def status(mirror: Mirror) -> dict[str, Any]:
@@ -196,3 +198,13 @@ def test_stop_on_error_leaves_the_rest_deferred(tmp_path: Path, fake_pypi: FakeP
     todo = (mirror.directory / "todo").read_text().splitlines()[1:]
     kept = {line.split()[0] for line in todo}
     assert {d["project"] for d in run["deferred"]} | {"dep-leaf"} == kept
+
+
+def test_serve_serves_the_report_as_json(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi)
+    assert mirror.run("mirror").returncode == 0
+    with InProcess(mirror.web) as server:
+        answer = requests.get(server.url + "/status.json", timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert answer.json()["runs"]["mirror"]["exit_code"] == 0
