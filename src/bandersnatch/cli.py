@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import Config, load, write_default
@@ -40,9 +41,9 @@ from .errors import (
 )
 from .liveline import LineStream, Progress
 from .models import SyncReport
-from .report import RunRecord, read_serial, verify_details, write_reports
-from .runtime import mirror_storage
-from .state import MirrorState
+
+if TYPE_CHECKING:
+    from .report import RunRecord
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_LOCKED, EXIT_FATAL, EXIT_INTERRUPTED = range(6)
 DEFAULT_CONFIG = "/etc/bandersnatch.conf"
@@ -278,6 +279,7 @@ def run_verify(
     args: argparse.Namespace, config: Config, stop: threading.Event, record: RunRecord
 ) -> int:
     from .commands import verify  # noqa: PLC0415 - a run imports only its own command
+    from .report import verify_details  # noqa: PLC0415 - as the command is
 
     request = verify.VerifyRequest(
         delete=args.delete,
@@ -350,6 +352,11 @@ def exit_code(exc: BaseException) -> int:
 def dispatch(args: argparse.Namespace, config: Config, progress: Progress | None = None) -> int:
     stop = threading.Event()
     install_stop_handlers(stop, *(["closing the server"] if args.command == "serve" else []))
+    # imported once the signal handlers are in place: a SIGTERM during start-up is a stop
+    from .report import RunRecord, read_serial, write_reports  # noqa: PLC0415
+    from .runtime import mirror_storage  # noqa: PLC0415
+    from .state import MirrorState  # noqa: PLC0415
+
     record = RunRecord(args.command)
     if args.command not in REPORTED or getattr(args, "dry_run", False):
         return HANDLERS[args.command](args, config, stop, record)

@@ -14,9 +14,10 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from .report import RunRecord
+if TYPE_CHECKING:
+    from .report import RunRecord
 
 log = logging.getLogger(__name__)
 
