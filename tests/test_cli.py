@@ -103,7 +103,7 @@ def test_a_no_op_run_asks_upstream_once_and_writes_only_last_modified(
     changed = {
         p.relative_to(mirror.directory).as_posix() for p in after if after[p] != before.get(p)
     }
-    assert changed == {"web/last-modified"}
+    assert changed == {"web/last-modified", "web/status.json"}  # and the run report
 
 
 def test_logs_a_line_per_project_and_a_summary(tmp_path: Path, fake_pypi: FakePyPI) -> None:
@@ -149,7 +149,7 @@ def test_allowlist_without_xmlrpc_polls_only_the_listed_projects(
     ]
     after = {p: p.stat().st_mtime_ns for p in mirror.directory.rglob("*") if p.is_file()}
     changed = {p.name for p in after if after[p] != before.get(p)}
-    assert changed == {"last-modified"}
+    assert changed == {"last-modified", "status.json"}  # and the run report
 
 
 def test_allowlist_with_simple_feed_never_fetches_the_root_index(

@@ -16,7 +16,7 @@ import pytest
 from fakepypi import FakePyPI, make_universe
 from harness import CLI, Mirror, make_mirror
 
-VOLATILE = {"web/last-modified", "failures", "filters", "projects.stamp"}
+VOLATILE = {"web/last-modified", "web/status.json", "failures", "filters", "projects.stamp"}
 
 
 def _snapshot(mirror: Mirror) -> dict[str, bytes]:

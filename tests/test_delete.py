@@ -21,10 +21,11 @@ def synced(tmp_path: Path, fake: FakePyPI, **options: str) -> Mirror:
 
 
 def files(mirror: Mirror) -> dict[str, bytes]:
+    """Every file of the mirror but the run report (``web/status.json``: every run writes it)."""
     return {
         p.relative_to(mirror.directory).as_posix(): p.read_bytes()
         for p in sorted(mirror.directory.rglob("*"))
-        if p.is_file() and not p.is_symlink()
+        if p.is_file() and not p.is_symlink() and p != mirror.web / "status.json"
     }
 
 

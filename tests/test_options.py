@@ -4,6 +4,7 @@ download-mirror, stop-on-error, compare-method, keep_index_versions."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,12 +75,48 @@ def test_diff_file_lists_what_the_run_wrote(tmp_path: Path, fake_pypi: FakePyPI)
     listed = set(lines)
     assert len(lines) == len(listed) and lines[-1] == str(mirror.web / "last-modified")
     written = {str(p) for p in mirror.web.rglob("*") if p.is_file()}
+    written.remove(str(mirror.web / "status.json"))  # the run report comes after the diff
     assert listed == written  # a first sync: every file under web/ and nothing else
     assert str(mirror.web / "simple/dep-leaf/index.html") in listed
     assert str(mirror.web / "simple/index.v1_json") in listed
     assert [p.name for p in diff.parent.iterdir()] == ["changed"]  # no temp file left
     _ok(mirror)  # a no-op run: only last-modified changed
     assert diff.read_text().splitlines() == [str(mirror.web / "last-modified")]
+
+
+def test_log_config_replaces_the_built_in_logging(tmp_path: Path, fake_pypi: FakePyPI) -> None:
+    """As pypa/bandersnatch: a logging.config.fileConfig file, used instead of the default."""
+    log_file = tmp_path / "run.log"
+    conf = tmp_path / "logging.conf"
+    conf.write_text(
+        "[loggers]\nkeys=root\n[handlers]\nkeys=file\n[formatters]\nkeys=plain\n"
+        "[logger_root]\nlevel=INFO\nhandlers=file\n"
+        f"[handler_file]\nclass=FileHandler\nformatter=plain\nargs=({str(log_file)!r},)\n"
+        "[formatter_plain]\nformat=CUSTOM %(levelname)s %(message)s\n"
+    )
+    mirror = make_mirror(tmp_path, fake_pypi, {"log-config": str(conf)})
+    stderr = _ok(mirror)
+    logged = log_file.read_text()
+    assert "CUSTOM INFO summary:" in logged and "dep-leaf" in logged
+    assert "summary:" not in stderr
+
+
+def test_diff_file_naming_a_directory_writes_mirrored_files_in_it(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    """As pypa/bandersnatch: a directory gets ``mirrored-files`` inside, and with
+    diff-append-epoch each run's file is ``mirrored-files-<unix time>``."""
+    diffs = tmp_path / "diffs"
+    diffs.mkdir()
+    mirror = make_mirror(tmp_path, fake_pypi, {"diff-file": str(diffs)})
+    _ok(mirror)
+    assert str(mirror.web / "simple/dep-leaf/index.html") in (diffs / "mirrored-files").read_text()
+    epoch = make_mirror(
+        tmp_path / "e", fake_pypi, {"diff-file": str(diffs), "diff-append-epoch": "true"}
+    )
+    _ok(epoch)
+    [stamped] = [p.name for p in diffs.iterdir() if p.name != "mirrored-files"]
+    assert re.fullmatch(r"mirrored-files-\d{10}", stamped)
 
 
 def test_download_mirror_is_used_first_and_master_is_the_fallback(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bandersnatch.verification import CORRUPT, META_MISSING, MISSING
+from bandersnatch.verify.plan import CORRUPT, META_MISSING, MISSING
 
 from clients import fresh_venv, installed, uv_binary
 from clients import run as client_run

@@ -32,10 +32,13 @@ _ORPHAN = re.compile(r"INFO: orphan (\S+) ")
 
 
 def tree(mirror: Mirror) -> Tree:
-    """Every file under the mirror directory with its content (symlinks as their target)."""
+    """Every file under the mirror directory with its content (symlinks as their target),
+    but the run report (``web/status.json``: every run writes it)."""
     out = {}
     for path in sorted(mirror.directory.rglob("*")):
         rel = path.relative_to(mirror.directory).as_posix()
+        if rel == "web/status.json":
+            continue
         if path.is_symlink():
             out[rel] = os.readlink(path).encode()
         elif path.is_file():

@@ -5,6 +5,7 @@ Exit codes (documented in docs/cli.md):
     0  success
     1  the run finished but some projects failed (they are retried on the next run);
        verify: damage remains; delete: a name was not in the mirror;
+       mirror --dry-run: a project could not be asked about;
        check-server: some client would not get what it needs
     2  config or usage error (nothing was changed)
     3  the mirror is locked by another run
@@ -16,6 +17,7 @@ Exit codes (documented in docs/cli.md):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import logging.config
 import signal
@@ -25,6 +27,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import Config, load, write_default
@@ -36,7 +39,11 @@ from .errors import (
     MirrorLocked,
     UsageError,
 )
+from .liveline import LineStream, Progress
 from .models import SyncReport
+
+if TYPE_CHECKING:
+    from .report import RunRecord
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_LOCKED, EXIT_FATAL, EXIT_INTERRUPTED = range(6)
 DEFAULT_CONFIG = "/etc/bandersnatch.conf"
@@ -52,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-c", "--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
     )
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="log warnings and errors only; no progress (also accepted after the command)",
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"bandersnatch {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     mirror = commands.add_parser("mirror", help="bring the mirror up to date with upstream")
@@ -68,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     mirror.add_argument(
         "--cleanup-todo", action="store_true", help="accepted for pypa/bandersnatch; no effect"
     )
+    mirror.add_argument(
+        "--dry-run", action="store_true",
+        help="print what the next run would fetch and delete; download and write nothing",
+    )  # fmt: skip
     sync = commands.add_parser("sync", help="fetch the named projects now")
     sync.add_argument("names", nargs="+", metavar="NAME", help="project names")
     sync.add_argument(
@@ -85,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--project", metavar="NAME", help="project to check (default: the first one listed)"
     )
+    for command in commands.choices.values():
+        command.add_argument(
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+            help="log warnings and errors only; no progress",
+        )  # fmt: skip
     return parser
 
 
@@ -164,14 +184,18 @@ def add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )  # fmt: skip
 
 
-def setup_logging(debug: bool, log_config: Path | None) -> None:
+def setup_logging(
+    debug: bool, log_config: Path | None, quiet: bool = False, stream: LineStream | None = None
+) -> None:
     if log_config is not None:
         logging.config.fileConfig(log_config, disable_existing_loggers=False)
+        if quiet:
+            logging.getLogger().setLevel(logging.WARNING)
         return
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
+        level=logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s: %(message)s",
-        stream=sys.stderr,
+        stream=stream or sys.stderr,
         force=True,
     )
     if not debug:
@@ -218,24 +242,44 @@ def summarize(report: SyncReport) -> int:
     return EXIT_PARTIAL if report.failures else EXIT_OK
 
 
-def run_mirror(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+def run_mirror(
+    args: argparse.Namespace, config: Config, stop: threading.Event, record: RunRecord
+) -> int:
+    if args.dry_run:
+        from .commands import dryrun  # noqa: PLC0415 - a run imports only its own command
+
+        plan = dryrun.run(config, force_check=args.force_check, stop=stop)
+        for line in plan.lines():
+            print(line)
+        return EXIT_PARTIAL if any(p.problem for p in plan.projects) else EXIT_OK
     from .commands import mirror  # noqa: PLC0415 - a run imports only its own command
 
-    report = mirror.run(
-        config, force_check=args.force_check, allow_deletions=args.allow_deletions, stop=stop
+    record.outcome = mirror.run(
+        config,
+        force_check=args.force_check,
+        allow_deletions=args.allow_deletions,
+        stop=stop,
+        record=record,
     )
-    return summarize(report)
+    return summarize(record.outcome)
 
 
-def run_sync(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+def run_sync(
+    args: argparse.Namespace, config: Config, stop: threading.Event, record: RunRecord
+) -> int:
     from .commands import sync  # noqa: PLC0415 - a run imports only its own command
 
-    report = sync.run(config, args.names, skip_simple_root=args.skip_simple_root, stop=stop)
-    return summarize(report)
+    record.outcome = sync.run(
+        config, args.names, skip_simple_root=args.skip_simple_root, stop=stop, record=record
+    )
+    return summarize(record.outcome)
 
 
-def run_verify(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+def run_verify(
+    args: argparse.Namespace, config: Config, stop: threading.Event, record: RunRecord
+) -> int:
     from .commands import verify  # noqa: PLC0415 - a run imports only its own command
+    from .report import verify_details  # noqa: PLC0415 - as the command is
 
     request = verify.VerifyRequest(
         delete=args.delete,
@@ -245,12 +289,15 @@ def run_verify(args: argparse.Namespace, config: Config, stop: threading.Event) 
         workers=args.workers,
     )
     report = verify.run(config, request, stop)
+    record.details.update(verify_details(report))
     for line in report.lines():
         log.info("%s", line)
     return EXIT_PARTIAL if report.damage_remains else EXIT_OK
 
 
-def run_delete(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+def run_delete(
+    args: argparse.Namespace, config: Config, stop: threading.Event, record: RunRecord
+) -> int:
     from .commands import delete  # noqa: PLC0415 - a run imports only its own command
 
     if not args.names and not args.requirement:
@@ -258,12 +305,21 @@ def run_delete(args: argparse.Namespace, config: Config, stop: threading.Event) 
     report = delete.run(
         config, args.names, requirements=args.requirement, dry_run=args.dry_run, stop=stop
     )
+    record.removed = len(report.removed)
+    record.details["delete"] = {
+        "removed": list(report.removed),
+        "unknown": list(report.unknown),
+        "files": report.files,
+        "bytes": report.bytes,
+    }
     for line in report.lines():
         log.info("%s", line)
     return EXIT_PARTIAL if report.unknown else EXIT_OK
 
 
-def run_serve(args: argparse.Namespace, config: Config, stop: threading.Event) -> int:
+def run_serve(
+    args: argparse.Namespace, config: Config, stop: threading.Event, _record: RunRecord
+) -> int:
     from .commands import serve  # noqa: PLC0415 - a run imports only its own command
 
     serve.run(config, args.bind, args.port, args.access_log, stop)  # ends by ServerStopped
@@ -276,12 +332,49 @@ HANDLERS = {
     "delete": run_delete,
     "serve": run_serve,
 }
+REPORTED = frozenset({"mirror", "sync", "verify", "delete"})
+"""Commands whose every run writes the run report (``[mirror] status-file``)."""
 
 
-def dispatch(args: argparse.Namespace, config: Config) -> int:
+def exit_code(exc: BaseException) -> int:
+    """The exit code an exception that ends a run becomes (the one place that decides)."""
+    if isinstance(exc, ConfigError | ConfigFileMissing | UsageError):
+        return EXIT_CONFIG
+    if isinstance(exc, MirrorLocked):
+        return EXIT_LOCKED
+    if isinstance(exc, Interrupted | KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, BandersnatchError):
+        return EXIT_FATAL
+    return EXIT_PARTIAL  # an uncaught exception: Python exits with 1
+
+
+def dispatch(args: argparse.Namespace, config: Config, progress: Progress | None = None) -> int:
     stop = threading.Event()
     install_stop_handlers(stop, *(["closing the server"] if args.command == "serve" else []))
-    return HANDLERS[args.command](args, config, stop)
+    # imported once the signal handlers are in place: a SIGTERM during start-up is a stop
+    from .report import RunRecord, read_serial, write_reports  # noqa: PLC0415
+    from .runtime import mirror_storage  # noqa: PLC0415
+    from .state import MirrorState  # noqa: PLC0415
+
+    record = RunRecord(args.command)
+    if args.command not in REPORTED or getattr(args, "dry_run", False):
+        return HANDLERS[args.command](args, config, stop, record)
+    m = config.mirror
+    storage = mirror_storage(config)
+    record.serial_before = read_serial(MirrorState(storage))
+    code = EXIT_FATAL
+    try:
+        with progress.showing(record) if progress else contextlib.nullcontext():
+            code = HANDLERS[args.command](args, config, stop, record)
+    except BaseException as exc:
+        code = exit_code(exc)
+        record.error = str(exc) or type(exc).__name__
+        raise
+    finally:
+        if code != EXIT_LOCKED:  # the run holding the lock writes its own report
+            write_reports(record, code, storage, m.directory, m.status_path, m.metrics_path)
+    return code
 
 
 def run_check_server(args: argparse.Namespace) -> int:
@@ -296,30 +389,28 @@ def run_check_server(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "check-server":
-        setup_logging(args.debug, None)
+        setup_logging(args.debug, None, args.quiet)
         return run_check_server(args)
     config = load_config(Path(args.config))
-    setup_logging(args.debug, config.mirror.log_config)
+    progress = None
+    line = None
+    if args.command in REPORTED and not args.quiet:
+        if sys.stderr.isatty() and config.mirror.log_config is None:
+            line = LineStream(sys.stderr)
+        progress = Progress(line)
+    setup_logging(args.debug, config.mirror.log_config, args.quiet, line)
     warn_inert(args)
-    return dispatch(args, config)
+    return dispatch(args, config, progress)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (ConfigError, ConfigFileMissing, UsageError) as exc:
-        print(f"bandersnatch: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except MirrorLocked as exc:
-        print(f"bandersnatch: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except Interrupted as exc:
-        print(f"bandersnatch: {exc}", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("bandersnatch: aborted; the next run resumes from the saved todo", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BandersnatchError as exc:
-        print(f"bandersnatch: error: {exc}", file=sys.stderr)
-        return EXIT_FATAL
+        code = exit_code(exc)
+        print(f"bandersnatch: {'error: ' if code == EXIT_FATAL else ''}{exc}", file=sys.stderr)
+        return code

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import filters
 from .config import Config
 from .config.records import MirrorConfig
 from .models import FeedKind
+from .report import RunRecord
 from .simple.render import PageOptions
 from .site.prune import DeletionGuard
 from .site.publish import Publisher
@@ -36,6 +37,18 @@ def host_policy(m: MirrorConfig) -> HostPolicy:
     return HostPolicy.build(m.master, extra, m.file_hosts, allow_http=m.allow_non_https)
 
 
+def mirror_storage(config: Config) -> Storage:
+    """The mirror's storage, as every command opens it."""
+    m = config.mirror
+    return open_storage(
+        m.storage_backend,
+        m.directory,
+        m.manage_permissions,
+        s3=config.s3,
+        connections=max(m.workers, m.verifiers) * 2 + 4,
+    )
+
+
 @dataclass
 class Runtime:
     config: Config
@@ -46,17 +59,13 @@ class Runtime:
     publisher: Publisher
     filters: filters.FilterSet
     """Built once per run: reading requirements files and loading plugins is not free."""
+    record: RunRecord = field(default_factory=lambda: RunRecord("run"))
+    """The run's report, fed by the syncer as projects finish (``report.py``)."""
 
     @classmethod
-    def build(cls, config: Config) -> Runtime:
+    def build(cls, config: Config, record: RunRecord | None = None) -> Runtime:
         m = config.mirror
-        storage = open_storage(
-            m.storage_backend,
-            m.directory,
-            m.manage_permissions,
-            s3=config.s3,
-            connections=max(m.workers, m.verifiers) * 2 + 4,
-        )
+        storage = mirror_storage(config)
         root_uri = m.root_uri
         options = PageOptions(
             root_uri=root_uri, digest_name=m.digest_name, link_upstream=not m.release_files
@@ -78,6 +87,7 @@ class Runtime:
             policy=RetryPolicy(retries=m.retries, backoff=m.retry_backoff),
             publisher=publisher,
             filters=filters.build(config.filters),
+            record=record or RunRecord("run"),
         )
 
     def feed(self, *, fallback: bool = True) -> ChangeFeed:
@@ -172,4 +182,5 @@ class Runtime:
             project_filter=self.filters.apply,
             stop=stop,
             guard=guard,
+            record=self.record,
         )

@@ -33,6 +33,7 @@ from .models import (
     ReleaseFile,
     SimplePage,
 )
+from .report import RunRecord
 from .site.prune import DeletionGuard, Pruner
 from .site.publish import Publisher
 from .storage import Storage
@@ -195,6 +196,7 @@ class Syncer:
         project_filter: ProjectFilter = lambda project: project,
         stop: threading.Event | None = None,
         guard: DeletionGuard | None = None,
+        record: RunRecord | None = None,
     ) -> None:
         self.sessions = sessions
         self.storage = storage
@@ -205,6 +207,8 @@ class Syncer:
         self.project_filter = project_filter
         self.stop = stop or threading.Event()
         self.guard = guard or DeletionGuard(None)
+        self.record = record or RunRecord("sync")
+        """Counters the run report and the progress line read (main thread only)."""
         self.pruner = Pruner(
             storage, publisher, self.guard, options.prune_filtered, options.delete_missing
         )
@@ -232,6 +236,7 @@ class Syncer:
         are fatal: they stop the run and propagate.
         """
         self._queue, self._todo = list(todo), todo
+        self.record.plan(len(todo))
         self._next, self._open = 0, set()
         tasks = _Tasks(self)
         fatal: BaseException | None = None
@@ -247,6 +252,7 @@ class Syncer:
                         continue
                     if result is not None:
                         self._open.discard(result.name)
+                        self.record.project_done(result)
                         on_done(result)
                         if result.failure and self.options.stop_on_error:
                             log.error("stop-on-error is set: stopping after %s", result.name)
@@ -297,6 +303,7 @@ class Syncer:
             assert isinstance(value, FileOutcome)
             job.outcomes.append(value)
             job.pending -= 1
+            self.record.file_done(value.files_downloaded, value.bytes_downloaded)
             if value.error:
                 log.error("%s: %s", job.name, value.error)
             if value.refused:

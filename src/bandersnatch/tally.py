@@ -17,6 +17,8 @@ from .storage import AtomicFile, FilesystemStorage, Storage
 
 log = logging.getLogger(__name__)
 
+STOPPED_EARLY = "not synced (stopped early)"
+"""The reason given for a project a stopped run left in the todo without trying it."""
 LOUD_AFTER_RUNS = 5
 """A project failing for this many runs in a row is reported at ERROR level every run."""
 
@@ -43,7 +45,7 @@ class Tally:
         self, state: MirrorState, not_synced: Iterable[ProjectName], started: float
     ) -> SyncReport:
         reasons = {name: reason for name, (_serial, reason) in self.failed.items()}
-        reasons.update(dict.fromkeys(not_synced, "not synced (stopped early)"))
+        reasons.update(dict.fromkeys(not_synced, STOPPED_EARLY))
         history = failure_history(state, dict(sorted(reasons.items())))
         failures = tuple(
             ProjectFailure(name, r.reason, r.since if r.runs > 1 else None, r.runs)
@@ -94,6 +96,8 @@ class DiffFile:
 
     @classmethod
     def open(cls, mirror: Storage, directory: Path, path: Path, append_epoch: bool) -> DiffFile:
+        if path.is_dir():  # as in pypa/bandersnatch: the file goes inside it
+            path = path / "mirrored-files"
         if append_epoch:
             path = path.with_name(f"{path.name}-{int(time.time())}")
         if path.is_relative_to(directory):

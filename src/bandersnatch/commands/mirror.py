@@ -21,6 +21,7 @@ from ..layout import FEED_VALIDATOR, FILTERS, LAST_MODIFIED, LEDGER, ROOT_STALE
 from ..ledger import Ledger
 from ..models import FeedKind, Outcome, ProjectName, ProjectResult, SyncPlan, SyncReport
 from ..planning import fingerprint, make_plan
+from ..report import RunRecord
 from ..runtime import Runtime
 from ..site.prune import DeletionGuard
 from ..site.readback import ledger_from_pages
@@ -43,8 +44,9 @@ def run(
     force_check: bool = False,
     allow_deletions: bool = False,
     stop: threading.Event,
+    record: RunRecord | None = None,
 ) -> SyncReport:
-    runtime = Runtime.build(config)  # a bad filter config stops the run here
+    runtime = Runtime.build(config, record)  # a bad filter config stops the run here
     limit = None if allow_deletions else config.mirror.max_deletions
     with mirror_lock(runtime.storage):
         try:
@@ -104,6 +106,7 @@ class _MirrorRun:
             self._ledger = self._load_ledger()  # reads the journal: what is done, and how
         self.index_dirty |= self.journal or state.read_text(ROOT_STALE) is not None
         feed = self._feed(status, saved, force_check)
+        self.rt.record.upstream_serial = None if feed.poll else feed.target
         self._check_stop()
         changes, refilter = self._with_filter_changes(feed.changes)
         plan = make_plan(

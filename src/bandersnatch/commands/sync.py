@@ -16,6 +16,7 @@ from ..errors import Interrupted
 from ..layout import ROOT_STALE
 from ..ledger import Ledger
 from ..models import ProjectFailure, ProjectResult, SyncReport, normalize
+from ..report import RunRecord
 from ..runtime import Runtime
 from ..site.prune import DeletionGuard
 from ..site.readback import ledger_from_pages
@@ -25,10 +26,15 @@ log = logging.getLogger(__name__)
 
 
 def run(
-    config: Config, names: Iterable[str], *, skip_simple_root: bool, stop: threading.Event
+    config: Config,
+    names: Iterable[str],
+    *,
+    skip_simple_root: bool,
+    stop: threading.Event,
+    record: RunRecord | None = None,
 ) -> SyncReport:
     started = time.monotonic()
-    runtime = Runtime.build(config)  # a bad filter config stops the run here
+    runtime = Runtime.build(config, record)  # a bad filter config stops the run here
     accept = runtime.filters.keep_name
     wanted = {normalize(n) for n in names}
     for name in sorted(n for n in wanted if not accept(n)):

@@ -83,6 +83,8 @@ MIRROR_KEYS: dict[str, tuple[str, Parse]] = {
     "delete-missing-packages": ("delete_missing_packages", boolean),
     "cleanup_todo": ("cleanup_todo", boolean),
     "cleanup-todo": ("cleanup_todo", boolean),
+    "status-file": ("status_file", any_path),
+    "metrics-file": ("metrics_file", any_path),
 }
 """INI key (pypa/bandersnatch spelling, aliases included) -> (MirrorConfig field, parser)."""
 
@@ -96,6 +98,7 @@ INERT = {
 
 _OPTIONAL = frozenset(
     {"root_uri", "diff_file", "download_mirror", "proxy", "log_config", "metadata_source"}
+    | {"status_file", "metrics_file"}
 )
 """Fields whose empty value means None."""
 

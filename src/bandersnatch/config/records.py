@@ -71,6 +71,19 @@ class MirrorConfig:
     """The largest body read whole: a project document, an XML-RPC answer, the root index,
     a ``.metadata`` file (files are bounded by the size upstream advertises)."""
     """Hosts (and ports) file URLs may name, besides the master and download-mirror."""
+    status_file: Path | None = Path("web/status.json")
+    """The run report (``report.py``); relative to ``directory`` unless absolute; None: off."""
+    metrics_file: Path | None = None
+    """Prometheus text file for node_exporter (``metrics.py``); relative to ``directory``
+    unless absolute; None: off."""
+
+    @property
+    def status_path(self) -> Path | None:
+        return None if self.status_file is None else self.directory / self.status_file
+
+    @property
+    def metrics_path(self) -> Path | None:
+        return None if self.metrics_file is None else self.directory / self.metrics_file
 
 
 @dataclass(frozen=True)

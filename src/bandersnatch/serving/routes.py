@@ -74,6 +74,8 @@ def content_type(path: str) -> str:
         return JSON_API
     if path == "last-modified":
         return "text/plain"
+    if not rest and path.endswith(".json"):  # the run report, web/status.json
+        return JSON_API
     return OCTET_STREAM
 
 
