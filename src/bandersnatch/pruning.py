@@ -8,6 +8,7 @@ fresh, serial-checked metadata or a 404 that upstream's origin confirmed.
 from __future__ import annotations
 
 import logging
+import threading
 
 from .models import Project, ProjectName, ProjectResult
 from .paths import package_file
@@ -25,15 +26,17 @@ class DeletionGuard:
         self.limit = limit
         self.used = 0
         self.refused = 0
+        self._lock = threading.Lock()  # projects are finished on the sync worker threads
 
     def take(self, count: int) -> bool:
         if count == 0:
             return True
-        if self.limit is not None and self.used + count > self.limit:
-            self.refused += count
-            return False
-        self.used += count
-        return True
+        with self._lock:
+            if self.limit is not None and self.used + count > self.limit:
+                self.refused += count
+                return False
+            self.used += count
+            return True
 
     def refusal(self, what: str) -> str:
         return (
