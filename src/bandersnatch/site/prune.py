@@ -12,6 +12,7 @@ fresh, serial-checked metadata or a 404 that upstream's origin confirmed.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 
 from ..errors import BadUpstreamData
@@ -32,15 +33,17 @@ class DeletionGuard:
         self.limit = limit
         self.used = 0
         self.refused = 0
+        self._lock = threading.Lock()  # projects are finished on the sync worker threads
 
     def take(self, count: int) -> bool:
         if count == 0:
             return True
-        if self.limit is not None and self.used + count > self.limit:
-            self.refused += count
-            return False
-        self.used += count
-        return True
+        with self._lock:
+            if self.limit is not None and self.used + count > self.limit:
+                self.refused += count
+                return False
+            self.used += count
+            return True
 
     def refusal(self, what: str) -> str:
         return (
