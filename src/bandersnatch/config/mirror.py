@@ -262,6 +262,8 @@ def _record(v: _Values) -> MirrorConfig:
         manage_permissions=v.get("manage_permissions", bool, d.manage_permissions),
         delete_missing_packages=v.get("delete_missing_packages", bool, d.delete_missing_packages),
         max_document_size=v.get("max_document_size", int, d.max_document_size),
+        status_file=v.optional("status_file", Path, d.status_file),
+        metrics_file=v.optional("metrics_file", Path, d.metrics_file),
     )
     untaken = v.untaken()
     if untaken:  # a key in MIRROR_KEYS whose field _record forgot: a bug, not bad input
