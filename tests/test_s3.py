@@ -24,9 +24,9 @@ from harness import CLI, Mirror, make_mirror
 from s3server import S3Server, s3_mirror, website
 
 BUCKET_PREFIX = "mirror/"
-NOT_COMPARED = {".lock", "projects.stamp", "web/last-modified"}
+NOT_COMPARED = {".lock", "projects.stamp", "web/last-modified", "web/status.json"}
 """The filesystem's lock file stays (flock); the stamp holds fingerprints (mtimes, ETags);
-last-modified is each run's time."""
+last-modified and the run report (status.json) are each run's own record."""
 
 
 @pytest.fixture(scope="module")
@@ -229,14 +229,16 @@ def test_objects_carry_their_digest_and_the_second_run_writes_nothing(
     again = mirror.run("mirror")
     assert again.returncode == 0, again.stderr
     assert set(_writes(s3, bucket)) == {("PUT", ".lock"), ("DELETE", ".lock"),
-                                        ("PUT", "web/last-modified")}  # fmt: skip
+                                        ("PUT", "web/last-modified"),
+                                        ("PUT", "web/status.json")}  # fmt: skip
 
     s3.log.clear()  # every project checked again: every file and page found current
     forced = mirror.run("mirror", "--force-check")
     assert forced.returncode == 0, forced.stderr
     written = {path for _method, path in _writes(s3, bucket)}
-    assert {p for p in written if p.startswith("web/")} == {"web/last-modified"}, written
-    assert written <= {".lock", "web/last-modified", "todo", "todo.progress", "projects.stamp"}
+    run_record = {"web/last-modified", "web/status.json"}  # each run's own time and report
+    assert {p for p in written if p.startswith("web/")} == run_record, written
+    assert written <= {".lock", "todo", "todo.progress", "projects.stamp"} | run_record
     gets = [p for m, p in s3.log.lines if m == "GET" and "/web/packages/" in p]
     assert gets == []  # every file was checked with a HEAD, none downloaded
 
