@@ -161,4 +161,3 @@ def _conditions(validator: str | None, url: str) -> dict[str, str]:
     if isinstance(saved.get("last-modified"), str):
         headers["If-Modified-Since"] = saved["last-modified"]
     return headers
-
