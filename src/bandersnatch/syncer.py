@@ -205,9 +205,7 @@ class Syncer:
         self.project_filter = project_filter
         self.stop = stop or threading.Event()
         self.guard = guard or DeletionGuard(None)
-        self.pruner = Pruner(
-            storage, publisher, self.guard, options.prune_filtered, options.delete_missing
-        )
+        self.pruner = Pruner(publisher, self.guard, options.prune_filtered, options.delete_missing)
         self.display_names: Mapping[ProjectName, str] = {}
         self.known_serials: Mapping[ProjectName, int] = {}
         """Serials the mirror already holds; a project fetched at one of them is skipped
