@@ -49,7 +49,7 @@ def _universe() -> Universe:
                 "Foo.Bar_baz",
                 {
                     "1.0": [wheel(1), FileSpec("sdist", upload_time="2024-01-01T00:00:00Z")],
-                    "2.0": [wheel(2, dependencies=["dep-leaf"])],
+                    "2.0": [wheel(2, dependencies=["dep-leaf"], provenance=True)],
                     "3.0": [wheel(3, yanked="broken")],
                     "4.0": [wheel(4, requires_python=">=3.99")],
                 },
@@ -66,10 +66,20 @@ def _universe() -> Universe:
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory: pytest.TempPathFactory) -> Mirror:
     tmp = tmp_path_factory.mktemp("clients")
-    with FakePyPI(_universe()) as fake:
-        mirror = make_mirror(tmp, fake)
+    universe = _universe()
+    universe.set_status("dep-leaf", "deprecated", "use dep-leaf2")
+    with FakePyPI(universe) as fake:
+        # PEP 691 pages as the source: the clients get API 1.4 pages, with PEP 740
+        # provenance and a PEP 792 status, and must install from them as from any other
+        mirror = make_mirror(tmp, fake, {"metadata-source": "simple"})
         result = mirror.run("mirror")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert mirror.page_json("dep-leaf")["project-status"] == {
+        "status": "deprecated",
+        "reason": "use dep-leaf2",
+    }
+    assert mirror.page_json(FOO)["meta"]["api-version"] == "1.4"  # type: ignore[index]
+    assert len(list(mirror.web.rglob("*.provenance"))) == 1
     return mirror
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import cast
 
-from .journal import ProgressColumns
+from .journal import ProgressColumns, add_finished
 from .layout import (
     LEDGER,
     LEDGER_STAMP,
@@ -228,3 +228,17 @@ class Ledger:
         else:
             lines = self._parsed()
         return cast(list[str], list(map(lines.__getitem__, sorted(lines))))
+
+
+def replay_journal(
+    ledger: Ledger, chunks: Iterable[ProgressColumns], finished: dict[ProjectName, int]
+) -> int:
+    """Take in what an interrupted run's journal says it finished (read once for both: the
+    ledger learns how to list each project, ``finished`` what is done, for planning);
+    returns the journal's line count."""
+    lines = 0
+    for chunk in chunks:
+        ledger.take_progress([chunk])
+        add_finished(finished, chunk)
+        lines += len(chunk.names)
+    return lines

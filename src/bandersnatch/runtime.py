@@ -75,7 +75,6 @@ class Runtime:
             simple_format=m.simple_format,
             hash_index=m.hash_index,
             options=options,
-            json_enabled=m.json,
             cleanup_legacy=m.cleanup,
             keep_index_versions=m.keep_index_versions,
         )

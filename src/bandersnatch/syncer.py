@@ -214,9 +214,7 @@ class Syncer:
         self.guard = guard or DeletionGuard(None)
         self.record = record or RunRecord("sync")
         """Counters the run report and the progress line read (main thread only)."""
-        self.pruner = Pruner(
-            storage, publisher, self.guard, options.prune_filtered, options.delete_missing
-        )
+        self.pruner = Pruner(publisher, self.guard, options.prune_filtered, options.delete_missing)
         self.display_names: Mapping[ProjectName, str] = {}
         self.known_serials: Mapping[ProjectName, int] = {}
         """Serials the mirror already holds; a project fetched at one of them is skipped

@@ -41,6 +41,10 @@ class Tally:
             self.failed.pop(result.name, None)
             self.synced += result.published
 
+    def failed_serials(self) -> dict[ProjectName, int]:
+        """The projects that failed, each with the serial it should reach (for the todo)."""
+        return {name: serial for name, (serial, _reason) in self.failed.items()}
+
     def report(
         self, state: MirrorState, not_synced: Iterable[ProjectName], started: float
     ) -> SyncReport:

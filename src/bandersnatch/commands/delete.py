@@ -14,17 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import filters
+from .. import filters, steps
 from ..config import Config
 from ..errors import ConfigError, Interrupted, UnsafePath, UsageError
 from ..filters.requirements import file_pins
 from ..journal import Progress, Todo
-from ..layout import GENERATION_FILE, ROOT_STALE, SIMPLE, check_project_name, simple_dir
+from ..layout import SIMPLE, check_project_name, simple_dir
 from ..ledger import Ledger
 from ..models import IndexEntry, Outcome, ProjectName, normalize
 from ..runtime import Runtime
 from ..site.prune import has_trace, stored_bytes, stored_files
-from ..site.readback import ledger_from_pages
 from ..state import mirror_lock
 
 log = logging.getLogger(__name__)
@@ -92,10 +91,9 @@ class _Deletion:
 
     def execute(self, requested: list[str], accept: filters.NameFilter) -> DeleteReport:
         rt = self.rt
-        if rt.storage.exists(GENERATION_FILE):
-            rt.state.check_generation()
+        steps.check_existing(rt)
         hash_index = rt.config.mirror.hash_index
-        ledger = Ledger.load(rt.storage) or ledger_from_pages(rt.storage, hash_index)
+        ledger, _rebuilt = steps.load_ledger(rt, journal=False)
         todo = rt.state.read_todo()
         removed, unknown, files, size = [], [], 0, 0
         for raw, name in _normalized(requested):
@@ -142,11 +140,7 @@ class _Deletion:
             state.append_progress(Progress(name, serial, display, Outcome.REMOVED))
 
     def _publish_root(self, ledger: Ledger) -> None:
-        state = self.rt.state
-        status = state.read_status()
-        serial = status if status else max(ledger.serials().values(), default=0)
-        self.rt.publisher.root_index(ledger, serial)
-        state.delete(ROOT_STALE)
+        steps.publish_root(self.rt, ledger, steps.root_serial(self.rt, ledger.serials().values()))
 
 
 def _normalized(requested: Iterable[str]) -> list[tuple[str, ProjectName | None]]:

@@ -13,27 +13,25 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .. import filters
+from .. import steps
 from ..config import Config
-from ..errors import BadUpstreamData, FeedUnavailable, Interrupted
-from ..journal import Progress, Todo, add_finished
+from ..errors import Interrupted
+from ..filters.fingerprint import filters_changed, fingerprint_line
+from ..journal import Progress, Todo
 from ..layout import FEED_VALIDATOR, FILTERS, LAST_MODIFIED, LEDGER, ROOT_STALE
-from ..ledger import Ledger
+from ..ledger import Ledger, replay_journal
 from ..models import FeedKind, Outcome, ProjectName, ProjectResult, SyncPlan, SyncReport
-from ..planning import fingerprint, make_plan
+from ..planning import make_plan
 from ..report import RunRecord
 from ..runtime import Runtime
 from ..site.prune import DeletionGuard
-from ..site.readback import ledger_from_pages
 from ..state import mirror_lock
 from ..syncer import Syncer
 from ..tally import DiffFile, Tally
-from ..upstream.feeds import ChangeFeed, FeedResult
+from ..upstream.feeds import AllowlistFeed, FeedResult
 
 log = logging.getLogger(__name__)
 
-FINGERPRINT_SCHEME = "v1"
-"""Bump when filter_fingerprint changes how it digests the same config."""
 CHECKPOINT_EVERY = 5000
 """Journal lines after which the ledger and the todo take in what the journal says."""
 
@@ -53,17 +51,6 @@ def run(
             return _MirrorRun(runtime, stop, DeletionGuard(limit)).execute(force_check)
         finally:
             runtime.sessions.close()
-
-
-def filter_fingerprint(config: Config) -> str:
-    """Changes when anything that decides what the mirror keeps changes: the enabled
-    plugins, their sections, and the content of the requirements files they read."""
-    f = config.filters
-    parts = [",".join(f.enabled), str(f.enabled_all)]
-    for section in sorted(f.written):
-        parts += [section, *(f"{k}={v}" for k, v in sorted(f.written[section].items()))]
-    parts += filters.requirement_lines(f)
-    return fingerprint(parts)
 
 
 @dataclass
@@ -94,8 +81,7 @@ class _MirrorRun:
 
     def execute(self, force_check: bool) -> SyncReport:
         state, m = self.rt.state, self.rt.config.mirror
-        state.cleanup_temp()
-        state.check_generation()
+        steps.prepare(self.rt)
         status = state.read_status()
         saved = state.read_todo()
         self.journal = state.has_progress()
@@ -157,20 +143,18 @@ class _MirrorRun:
         target = plan.target_serial
         if feed.poll:  # no feed serial: the newest serial of any project now mirrored
             target = max([target, *self.ledger.serials().values()])
-        failed = self._failed()
+        failed = self.tally.failed_serials()
         failed.update((name, plan.projects[name]) for name in left)
         self._close(status, target, failed, feed.validator)
         return self.tally.report(self.rt.state, left, self.started)
-
-    def _failed(self) -> dict[ProjectName, int]:
-        return {name: serial for name, (serial, _reason) in self.tally.failed.items()}
 
     def _checkpoint(self, syncer: Syncer, plan: SyncPlan) -> None:
         """Let the ledger and the todo take in what the journal says, then start the
         journal afresh: a resumed run reads at most CHECKPOINT_EVERY lines back, and the
         changes this run holds in memory stay as few. (The root index waits for the end
         of the run, as it always has.)"""
-        todo = {name: plan.projects[name] for name in syncer.unfinished()} | self._failed()
+        todo = {name: plan.projects[name] for name in syncer.unfinished()}
+        todo |= self.tally.failed_serials()
         self.ledger.publish(self.rt.storage, None, 0)
         self.rt.state.write_todo(plan.target_serial, todo)
         self.rt.state.discard_progress()
@@ -183,15 +167,11 @@ class _MirrorRun:
     def _load_ledger(self) -> Ledger:
         """The ledger, plus what an interrupted run finished but never recorded (read once
         for both: what is done, for planning, and how the ledger should list it)."""
-        ledger = Ledger.load(self.rt.storage)
-        if ledger is None:
-            ledger = ledger_from_pages(self.rt.storage, self.rt.config.mirror.hash_index)
-            self.index_dirty |= bool(ledger)
+        ledger, rebuilt = steps.load_ledger(self.rt, journal=True)
+        self.index_dirty |= rebuilt and bool(ledger)
         if self.journal:
-            for chunk in self.rt.state.read_progress():
-                ledger.take_progress([chunk])
-                add_finished(self.finished, chunk)
-                self.journalled += len(chunk.names)
+            lines = replay_journal(ledger, self.rt.state.read_progress(), self.finished)
+            self.journalled += lines
         return ledger
 
     def _excluded(self) -> list[ProjectName]:
@@ -206,7 +186,9 @@ class _MirrorRun:
         base = status if status is not None else (saved.target_serial if saved else None)
         names = self.rt.filters.known_names()
         if names is not None:  # never the whole root index: poll the listed projects instead
-            return self._allowlisted(self.rt.feed(fallback=False), names, base, force_check)
+            xmlrpc = self.rt.config.mirror.change_feed is FeedKind.XMLRPC
+            allowlist = AllowlistFeed(self.rt.feed(fallback=False), names, xmlrpc)
+            return allowlist.changes(self.ledger.names(), base, force_check)
         feed = self.rt.feed()
         if base is None or force_check:
             return feed.listing(self._mirrored)
@@ -216,47 +198,19 @@ class _MirrorRun:
         """For feeds that need the mirror's serials: read only when called."""
         return self.ledger.serials()
 
-    def _allowlisted(
-        self, feed: ChangeFeed, names: frozenset[ProjectName], base: int | None, force: bool
-    ) -> FeedResult:
-        """The allowlist fast path: never download upstream's list of every project.
-
-        With XML-RPC: its last serial (first sync) or changelog. Without it (``change-feed =
-        simple``, whose root index *is* that list, or an upstream that serves no XML-RPC):
-        poll each listed project."""
-        dropped = {n: 0 for n in self.ledger.names() if n not in names}
-        if self.rt.config.mirror.change_feed is FeedKind.XMLRPC:
-            try:
-                if base is None or force:
-                    return FeedResult(feed.last_serial(), dict.fromkeys(names, 0) | dropped)
-                result = feed.since(base, dict)
-            except (FeedUnavailable, BadUpstreamData) as exc:
-                log.warning("%s; checking each allowlisted project instead", exc)
-            else:
-                for name in names:
-                    if name not in self.ledger:
-                        result.changes.setdefault(name, 0)  # newly allowlisted: fetch it now
-                return result
-        return FeedResult(base or 0, dict.fromkeys(names, 0) | dropped, poll=not force)
-
     def _with_filter_changes(
         self, changes: dict[ProjectName, int]
     ) -> tuple[dict[ProjectName, int], bool]:
-        """After a filter change every mirrored project is re-rendered (and pruned).
-
-        The fingerprint file starts with the scheme's version: a new version of this tool
-        that fingerprints differently records the new value without re-checking 700k
-        projects for a change that never happened."""
+        """After a filter change every mirrored project is re-rendered (and pruned)."""
         state = self.rt.state
-        current = f"{FINGERPRINT_SCHEME} {filter_fingerprint(self.rt.config)}"
-        previous = (state.read_text(FILTERS) or "").strip()
-        same_scheme = previous.split(" ", 1)[0] == FINGERPRINT_SCHEME
-        changed = same_scheme and previous != current and bool(self.ledger)
+        current = fingerprint_line(self.rt.config.filters)
+        previous = state.read_text(FILTERS)
+        changed = filters_changed(previous, current) and bool(self.ledger)
         if changed:
             names = self.ledger.names()
             log.info("the filter config changed: re-checking all %d projects", len(names))
             changes = dict.fromkeys(names, 0) | changes
-        if previous != current:
+        if (previous or "").strip() != current:
             state.write_text(FILTERS, current + "\n")
         return changes, changed
 
@@ -292,8 +246,7 @@ class _MirrorRun:
         state = self.rt.state
         written = [LAST_MODIFIED]
         if self.index_dirty:
-            written += self.rt.publisher.root_index(self.ledger, target)
-            state.delete(ROOT_STALE)
+            written += steps.publish_root(self.rt, self.ledger, target)
         if target != status:
             state.write_status(target)
         if validator != state.read_text(FEED_VALIDATOR):

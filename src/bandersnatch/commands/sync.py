@@ -11,15 +11,14 @@ import threading
 import time
 from collections.abc import Iterable
 
+from .. import steps
 from ..config import Config
 from ..errors import Interrupted
 from ..layout import ROOT_STALE
-from ..ledger import Ledger
 from ..models import ProjectFailure, ProjectResult, SyncReport, normalize
 from ..report import RunRecord
 from ..runtime import Runtime
 from ..site.prune import DeletionGuard
-from ..site.readback import ledger_from_pages
 from ..state import mirror_lock
 
 log = logging.getLogger(__name__)
@@ -43,11 +42,8 @@ def run(
     results: list[ProjectResult] = []
     with mirror_lock(runtime.storage):
         state = runtime.state
-        state.cleanup_temp()
-        state.check_generation()
-        ledger = Ledger.load(runtime.storage) or ledger_from_pages(
-            runtime.storage, config.mirror.hash_index
-        )
+        steps.prepare(runtime)
+        ledger, _rebuilt = steps.load_ledger(runtime, journal=False)
         syncer = runtime.syncer(stop, DeletionGuard(config.mirror.max_deletions))
         try:
             syncer.run(todo, results.append)
@@ -62,7 +58,7 @@ def run(
             state.write_text(ROOT_STALE, "sync --skip-simple-root\n")
             ledger.publish(runtime.storage, None, 0)
         else:
-            runtime.publisher.root_index(ledger, state.read_status() or 0)
+            steps.publish_root(runtime, ledger, state.read_status() or 0)
         if stop.is_set():
             raise Interrupted("a stop signal")
     failures = tuple(ProjectFailure(r.name, r.failure) for r in results if r.failure)

@@ -1,7 +1,7 @@
 """``bandersnatch verify``: find and repair damage in the mirror. Wiring only.
 
 One pass over ``web/packages`` records every stored file with its size; each project is then
-checked against its stored metadata or its pages (``verifier``), in a thread pool, and
+checked against its stored metadata or its pages (``verify.project``), in a thread pool, and
 whatever no project references is an orphan. A checkpoint file records the projects already
 verified, so a verify that is killed continues where it stopped; it is deleted when a verify
 completes.
@@ -17,16 +17,15 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from .. import steps
 from ..config import Config
 from ..errors import Interrupted, StorageError
 from ..layout import (
-    GENERATION_FILE,
     HTML_LEAVES,
     JSON_DIR,
     JSON_LEAF,
     PACKAGES,
     ROOT_HTML_PAGES,
-    ROOT_STALE,
     SIMPLE,
     is_project_name,
 )
@@ -95,8 +94,7 @@ class _VerifyRun:
     def execute(self) -> VerifyReport:
         rt, request = self.rt, self.request
         self.report = VerifyReport(dry_run=request.dry_run, delete=request.delete)
-        if rt.storage.exists(GENERATION_FILE):
-            rt.state.check_generation()
+        steps.check_existing(rt)
         ledger = Ledger.load(rt.storage)
         self.entries = ledger.entries() if ledger is not None else {}
         names = sorted(self.entries.keys() | project_dirs(rt))
@@ -237,9 +235,8 @@ class _VerifyRun:
         if self.request.dry_run:
             self.report.note(finding, repaired=False)
             return
-        serial = rt.state.read_status() or max((e.serial for e in desired.values()), default=0)
-        rt.publisher.root_index(Ledger.of(desired.values()), serial)
-        rt.state.delete(ROOT_STALE)
+        serial = steps.root_serial(rt, (e.serial for e in desired.values()))
+        steps.publish_root(rt, Ledger.of(desired.values()), serial)
         self.report.note(finding, repaired=True)
 
 

@@ -2,14 +2,15 @@
 
 The sixteen plugins of pypa/bandersnatch, with its config sections, one module per family:
 ``names`` (project filters by name), ``metadata`` (project filters on fetched metadata),
-``releases``, ``platforms`` and ``files`` (release-file filters); ``requirements`` reads
-allow/blocklist lines and requirements files, ``matching`` the metadata rules, ``plugins``
-loads third-party filters, ``pipeline`` composes them. Every filter is pure: the same config
-and project always give the same answer. See ``docs/filtering.md``.
+``releases`` and ``files`` (release filters and release-file filters); ``requirements``
+reads requirements files, ``plugins`` loads third-party filters, ``pipeline`` composes them,
+``fingerprint`` tells whether they changed. Every setting arrives parsed (``config``, with
+the value grammars of ``rules``); nothing here parses config text. Every filter is pure: the
+same config and project always give the same answer. See ``docs/filtering.md``.
 
-The commands use four functions, each building the filters from the config:
+``build`` makes the ``FilterSet`` the runtime holds (its ``keep_name`` decides from a
+normalized name alone, before any request). Besides it:
 
-- ``name_filter``: decides from a normalized project name alone, before any request;
 - ``known_names``: every project the mirror may hold, when an allowlist fixes that up front
   (``None`` otherwise), so a run never needs upstream's list of every project;
 - ``project_filter``: a fetched project as the mirror keeps it, or ``None`` when it is
@@ -41,7 +42,6 @@ __all__ = [
     "build",
     "check_supported",
     "known_names",
-    "name_filter",
     "project_filter",
     "requirement_lines",
 ]
@@ -50,10 +50,6 @@ NameFilter = Callable[[ProjectName], bool]
 """normalized name -> may the mirror hold this project?"""
 ProjectFilter = Callable[[Project], Project | None]
 """fetched project -> what the mirror keeps of it, or None: excluded entirely."""
-
-
-def name_filter(config: FilterConfig) -> NameFilter:
-    return build(config).keep_name
 
 
 def known_names(config: FilterConfig) -> frozenset[ProjectName] | None:

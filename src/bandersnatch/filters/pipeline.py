@@ -2,7 +2,7 @@
 
 Order, for a fetched project:
 
-1. name rules (the same ones ``name_filter`` applies before fetching, plus the
+1. name rules (the same ones ``FilterSet.keep_name`` applies before fetching, plus the
    ``regex_project`` patterns tried on the display name) and metadata filters: a project
    that fails one is excluded entirely (``None``);
 2. release-file filters drop files;

@@ -56,13 +56,11 @@ class DeletionGuard:
 class Pruner:
     def __init__(
         self,
-        storage: Storage,
         publisher: Publisher,
         guard: DeletionGuard,
         prune_filtered: bool,
         delete_missing: bool = True,
     ) -> None:
-        self.storage = storage
         self.publisher = publisher
         self.guard = guard
         self.prune_filtered = prune_filtered

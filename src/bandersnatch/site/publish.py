@@ -41,7 +41,6 @@ class Publisher:
     simple_format: SimpleFormat
     hash_index: bool
     options: PageOptions
-    json_enabled: bool = False
     cleanup_legacy: bool = False
     keep_index_versions: int = 0
 

@@ -124,3 +124,37 @@ class FallbackFeed:
         except (FeedUnavailable, BadUpstreamData) as exc:
             log.warning("%s; reading the PEP 691 root index instead for this run", exc)
             return self.fallback().since(serial, mirrored)
+
+
+class AllowlistFeed:
+    """The allowlist strategy: when the filters fix every project the mirror may hold,
+    never download upstream's list of every project.
+
+    With XML-RPC: its last serial (first sync) or changelog. Without it (``change-feed =
+    simple``, whose root index *is* that list, or an upstream that serves no XML-RPC):
+    poll each listed project."""
+
+    def __init__(self, feed: ChangeFeed, names: frozenset[ProjectName], xmlrpc: bool) -> None:
+        self.feed = feed
+        self.names = names
+        self.xmlrpc = xmlrpc
+
+    def changes(self, mirrored: list[ProjectName], base: int | None, force: bool) -> FeedResult:
+        """What to sync; ``mirrored``: the projects the mirror holds, ``base``: the serial
+        it is at (None: never synced)."""
+        names = self.names
+        dropped = {n: 0 for n in mirrored if n not in names}
+        if self.xmlrpc:
+            try:
+                if base is None or force:
+                    return FeedResult(self.feed.last_serial(), dict.fromkeys(names, 0) | dropped)
+                result = self.feed.since(base, dict)
+            except (FeedUnavailable, BadUpstreamData) as exc:
+                log.warning("%s; checking each allowlisted project instead", exc)
+            else:
+                held = set(mirrored)
+                for name in names:
+                    if name not in held:
+                        result.changes.setdefault(name, 0)  # newly allowlisted: fetch it now
+                return result
+        return FeedResult(base or 0, dict.fromkeys(names, 0) | dropped, poll=not force)

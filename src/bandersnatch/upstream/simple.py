@@ -25,6 +25,7 @@ from ..models import (
     project_name,
     project_names,
 )
+from ..simple.formats import JSON_CONTENT_TYPE
 from . import fields
 from .entries import SIMPLE_PAGE, FileList
 from .http import check_status, json_document, open_stream
@@ -32,7 +33,8 @@ from .session import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+SIMPLE_JSON = JSON_CONTENT_TYPE
+"""What a request for a PEP 691 JSON page accepts."""
 
 
 def project_status(page_url: str, value: object) -> tuple[ProjectStatus | None, str | None]:
@@ -199,11 +201,3 @@ def _conditions(validator: str | None, url: str) -> dict[str, str]:
     if isinstance(saved.get("last-modified"), str):
         headers["If-Modified-Since"] = saved["last-modified"]
     return headers
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
