@@ -27,11 +27,11 @@ from ..layout import (
     PACKAGES,
     ROOT_HTML_PAGES,
     SIMPLE,
-    is_project_name,
 )
 from ..ledger import Ledger
 from ..models import CompareMethod, IndexEntry, ProjectName
 from ..runtime import Runtime
+from ..site.readback import project_dirs
 from ..state import mirror_lock
 from ..verify.checkpoint import Checkpoint
 from ..verify.plan import NO_SOURCE, ROOT, Finding, ProjectOutcome, upstream_base
@@ -61,20 +61,6 @@ def run(config: Config, request: VerifyRequest, stop: threading.Event) -> Verify
             runtime.sessions.close()
 
 
-def project_dirs(runtime: Runtime) -> set[ProjectName]:
-    """Every project that has a page directory (valid normalized names only)."""
-    storage, hash_index = runtime.storage, runtime.config.mirror.hash_index
-    top = [n for n in storage.list_dir(SIMPLE) if is_project_name(n)]
-    names = [n for d in top for n in storage.list_dir(f"{SIMPLE}/{d}")] if hash_index else top
-    found = set()
-    for name in names:
-        if not is_project_name(name):
-            log.debug("%s/%s is not a normalized project name; skipped", SIMPLE, name)
-            continue
-        found.add(ProjectName(name))
-    return found
-
-
 @dataclass
 class _VerifyRun:
     rt: Runtime
@@ -97,7 +83,9 @@ class _VerifyRun:
         steps.check_existing(rt)
         ledger = Ledger.load(rt.storage)
         self.entries = ledger.entries() if ledger is not None else {}
-        names = sorted(self.entries.keys() | project_dirs(rt))
+        names = sorted(
+            self.entries.keys() | project_dirs(rt.storage, rt.config.mirror.hash_index).keys()
+        )
         done = set() if request.dry_run else self.checkpoint.resume()
         sizes = rt.storage.file_sizes(PACKAGES, self._workers())
         self.unreferenced = set(sizes)

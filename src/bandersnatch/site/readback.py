@@ -12,11 +12,12 @@ is there and not empty. One policy for the serial: the JSON page's, else the HTM
 from __future__ import annotations
 
 import json
+import logging
 from functools import cached_property
 
 from ..layout import HTML_LEAF, HTML_LEAVES, JSON_LEAF, LEAVES, SIMPLE, is_project_name, simple_dir
 from ..ledger import Ledger
-from ..models import Expected, IndexEntry, Project, ProjectName, normalize
+from ..models import Expected, IndexEntry, Project, ProjectName
 from ..simple.parse import (
     expected_from_html_page,
     expected_from_json_page,
@@ -25,6 +26,8 @@ from ..simple.parse import (
 )
 from ..storage import Storage
 from ..upstream.metadata import parse_project
+
+log = logging.getLogger(__name__)
 
 
 class ProjectPages:
@@ -139,15 +142,28 @@ def listed_files(
     return ProjectPages.of(storage, name, hash_index, root_uri).files()
 
 
-def ledger_from_pages(storage: Storage, hash_index: bool) -> Ledger:
-    """Rebuild the ledger by reading each project's page: a one-off for a mirror that has
-    no ledger yet (one written by pypa/bandersnatch, or one whose ledger was deleted)."""
+def project_dirs(storage: Storage, hash_index: bool) -> dict[ProjectName, str]:
+    """Every project that has a page directory -> that directory (valid normalized names
+    only: the root pages and temp files in ``web/simple`` never are)."""
     top = [n for n in storage.list_dir(SIMPLE) if is_project_name(n)]
     dirs = (
         [f"{SIMPLE}/{d}/{n}" for d in top for n in storage.list_dir(f"{SIMPLE}/{d}")]
         if hash_index
         else [f"{SIMPLE}/{n}" for n in top]
     )
-    dirs = [d for d in dirs if is_project_name(d.rsplit("/", 1)[1])]
-    entries = (ProjectPages(storage, d).entry(normalize(d.rsplit("/", 1)[1])) for d in dirs)
+    found: dict[ProjectName, str] = {}
+    for directory in dirs:
+        name = directory.rsplit("/", 1)[1]
+        if is_project_name(name):
+            found[ProjectName(name)] = directory
+        else:
+            log.debug("%s is not a normalized project name; skipped", directory)
+    return found
+
+
+def ledger_from_pages(storage: Storage, hash_index: bool) -> Ledger:
+    """Rebuild the ledger by reading each project's page: a one-off for a mirror that has
+    no ledger yet (one written by pypa/bandersnatch, or one whose ledger was deleted)."""
+    dirs = project_dirs(storage, hash_index)
+    entries = (ProjectPages(storage, d).entry(name) for name, d in dirs.items())
     return Ledger.of(e for e in entries if e is not None)
