@@ -45,6 +45,7 @@ from .models import SyncReport
 
 if TYPE_CHECKING:
     from .report import RunRecord
+    from .verification import VerifyReport
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_LOCKED, EXIT_FATAL, EXIT_INTERRUPTED = range(6)
 
@@ -146,7 +147,6 @@ def run_verify(
     args: argparse.Namespace, config: Config, stop: threading.Event, record: RunRecord
 ) -> int:
     from .commands import verify  # noqa: PLC0415 - a run imports only its own command
-    from .report import verify_details  # noqa: PLC0415 - as the command is
 
     request = verify.VerifyRequest(
         delete=args.delete,
@@ -160,6 +160,22 @@ def run_verify(
     for line in report.lines():
         log.info("%s", line)
     return EXIT_PARTIAL if report.damage_remains else EXIT_OK
+
+
+def verify_details(report: VerifyReport) -> dict[str, object]:
+    """What a verify adds to its run report: findings by kind, and what became of them."""
+    return {
+        "findings": dict(sorted(report.found.items())),
+        "verify": {
+            "projects": report.projects,
+            "files_checked": report.checked,
+            "repaired": report.repaired,
+            "unrepaired": report.unrepaired,
+            "bytes_downloaded": report.downloaded,
+            "orphans": report.orphans,
+            "orphans_deleted": report.orphans_deleted,
+        },
+    }
 
 
 def run_delete(
