@@ -58,17 +58,19 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path, fake_pypi: F
         lines[-1]
         == f"total: would fetch 2 files ({total} bytes), delete 1 files, remove 1 projects"
     )
-    assert lines[0].startswith("dry run: 3 projects to check")
+    serial = int((mirror.directory / "status").read_text())
+    assert lines[0].startswith(f"dry run: serial {serial} -> {universe.last_serial}, ")
+    assert ", 3 projects to check, 3 would change;" in lines[0]
 
     # and the real run then does exactly that
     assert mirror.run("mirror").returncode == 0
     fetched = {r.path for r in fake_pypi.requests if r.path.startswith("/packages/")}
     assert {p for p in fetched if not p.endswith(".metadata")} == {f.url_path for f in new}
     assert not (mirror.web / "simple/pyreq").exists()
-    assert (
-        dry_run(mirror)[-1]
-        == "total: would fetch 0 files (0 bytes), delete 0 files, remove 0 projects"
-    )
+    nothing = "total: would fetch 0 files (0 bytes), delete 0 files, remove 0 projects"
+    assert dry_run(mirror)[-1] == nothing
+    checked = dry_run(mirror, "--force-check")  # every project asked, every file current
+    assert checked[-1] == nothing and ", 5 projects to check, 0 would change;" in checked[0]
 
 
 def test_dry_run_of_a_new_mirror_creates_nothing(tmp_path: Path, fake_pypi: FakePyPI) -> None:
@@ -88,3 +90,28 @@ def test_dry_run_refuses_while_a_run_holds_the_lock(tmp_path: Path, fake_pypi: F
     with filelock.FileLock(str(mirror.directory / ".lock"), timeout=0):
         result = mirror.run("mirror", "--dry-run")
     assert result.returncode == 3 and ".lock" in result.stderr
+
+
+ALLOW = """
+[plugins]
+enabled = allowlist_project
+[allowlist]
+packages =
+    dep-leaf
+"""
+
+
+def test_dry_run_of_an_allowlisted_mirror_asks_only_for_the_listed(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi, extra=ALLOW)
+    lines = dry_run(mirror)
+    state = fake_pypi.universe.project("dep-leaf")
+    assert state is not None
+    assert {line for line in lines if line.startswith("dep-leaf: would fetch ")} == {
+        f"dep-leaf: would fetch web{f.url_path} ({f.size} bytes)" for f in state.files()
+    }
+    assert not any(line.startswith(("yanky", "pyreq", "foo-bar-baz")) for line in lines)
+    asked = {r.path for r in fake_pypi.requests if r.path.startswith("/pypi/")}
+    assert asked == {"/pypi/dep-leaf/json"}
+    assert not mirror.directory.exists()

@@ -17,6 +17,8 @@ from typing import Any
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from bandersnatch.metrics import render
+
 from fakepypi import FakePyPI, FileSpec
 from harness import CLI, Mirror, make_mirror
 from servers import InProcess
@@ -208,3 +210,28 @@ def test_serve_serves_the_report_as_json(tmp_path: Path, fake_pypi: FakePyPI) ->
     assert answer.status_code == 200
     assert answer.headers["Content-Type"].startswith("application/json")
     assert answer.json()["runs"]["mirror"]["exit_code"] == 0
+
+
+def test_metrics_leave_out_what_a_run_did_not_know() -> None:
+    run = {
+        "ended": "2026-12-02T10:00:00Z",
+        "last_success": None,
+        "exit_code": 4,
+        "serial_after": None,
+        "upstream_serial": None,
+        "lag_serials": None,
+        "duration_seconds": 1.5,
+        "projects": {"synced": 0, "failed": 0},
+        "files": {"downloaded": 0, "bytes": 0},
+    }
+    text = render({"version": '1.0"x', "runs": {"mirror": run, 'we"ird': {"exit_code": 0}}})
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert "bandersnatch_serial" not in families and "bandersnatch_lag_serials" not in families
+    assert "bandersnatch_last_success_timestamp_seconds" not in families
+    [ended] = families["bandersnatch_last_run_timestamp_seconds"].samples
+    assert ended.value == 1796205600  # 2026-12-02T10:00:00Z
+    codes = {s.labels["command"]: s.value for s in families["bandersnatch_exit_code"].samples}
+    assert codes == {"mirror": 4, 'we"ird': 0}
+    [info] = families["bandersnatch_info"].samples
+    assert info.labels["version"] == '1.0"x'
+    assert families["bandersnatch_run_duration_seconds"].samples[0].value == 1.5

@@ -27,7 +27,6 @@ from .models import ProjectName, ProjectResult, SyncReport
 from .state import MirrorState
 from .storage import Storage
 from .tally import STOPPED_EARLY
-from .verify.report import VerifyReport
 
 log = logging.getLogger(__name__)
 
@@ -151,22 +150,6 @@ def run_document(
         "failures": failed,
         "deferred": deferred,
         **record.details,
-    }
-
-
-def verify_details(report: VerifyReport) -> dict[str, Any]:
-    """What a verify adds to its run report: findings by kind, and what became of them."""
-    return {
-        "findings": dict(sorted(report.found.items())),
-        "verify": {
-            "projects": report.projects,
-            "files_checked": report.checked,
-            "repaired": report.repaired,
-            "unrepaired": report.unrepaired,
-            "bytes_downloaded": report.downloaded,
-            "orphans": report.orphans,
-            "orphans_deleted": report.orphans_deleted,
-        },
     }
 
 

@@ -62,7 +62,10 @@ class ProjectPlan:
 class DryRunReport:
     serial: int | None
     target: int
+    checked: int
+    """Projects planned, each asked about upstream."""
     projects: list[ProjectPlan]
+    """Those that would change, or could not be asked about."""
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -71,8 +74,8 @@ class DryRunReport:
         deletes = sum(len(p.delete) for p in self.projects)
         removes = [p for p in self.projects if p.remove]
         lines = [
-            f"dry run: {len(self.projects)} projects to check, serial {self.serial} -> "
-            f"{self.target}; nothing was downloaded or written",
+            f"dry run: serial {self.serial} -> {self.target}, {self.checked} projects to check, "
+            f"{len(self.projects)} would change; nothing was downloaded or written",
             *(f"note: {n}" for n in self.notes),
         ]
         for p in self.projects:
@@ -157,7 +160,7 @@ class _DryRun:
         if self.stop.is_set():
             raise Interrupted("a stop signal")
         changed = [p for p in projects if p.fetch or p.delete or p.remove or p.problem]
-        return DryRunReport(status, plan.target_serial, changed, self.notes)
+        return DryRunReport(status, plan.target_serial, len(plan.projects), changed, self.notes)
 
     def _saved_todo(self) -> Todo | None:
         raw = self.rt.storage.read_bytes(TODO)
