@@ -112,6 +112,13 @@ class S3Server:
                 found[item["Key"][len(prefix) :]] = item
         return found
 
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=bucket, Key=key)
+        except self.client.exceptions.ClientError:
+            return False
+        return True
+
     def read(self, bucket: str, key: str) -> bytes:
         body: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
         return body

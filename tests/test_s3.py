@@ -284,9 +284,9 @@ def test_a_run_is_refused_while_another_holds_the_lease(
     )
     try:
         deadline = time.monotonic() + 60
-        while ".lock" not in s3.keys(bucket, BUCKET_PREFIX):
+        while not s3.exists(bucket, BUCKET_PREFIX + ".lock"):
             assert first.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
+            time.sleep(0.1)
         lock = json.loads(s3.read(bucket, BUCKET_PREFIX + ".lock"))
         second = mirror.run("mirror")
         assert second.returncode == 3, second.stderr
@@ -422,3 +422,61 @@ def test_static_website_recipes_serve_every_client(
         cmd = [uv_binary(), "pip", "install", "--no-config", "--no-cache", "--index-url", url]
         client_run([*cmd, "--python", str(python), "foo-bar-baz"], tmp_path / "home")
         assert "foo-bar-baz" in installed(python, tmp_path / "home")
+
+
+# -- state on S3: a killed run resumes from its todo and journal ----------------------------------
+SMALL_STEPS = [
+    sys.executable,
+    "-c",
+    "import sys; import bandersnatch.commands.mirror as m; import bandersnatch.storage.s3 as s; "
+    "m.CHECKPOINT_EVERY = 8; s.JOURNAL_LINES = 3; "
+    "from bandersnatch.cli import main; sys.exit(main(sys.argv[1:]))",
+]
+
+
+def test_a_killed_run_resumes_from_its_journal_segments_and_takes_over_the_lock(
+    tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
+) -> None:
+    fake = make_fake_pypi(make_universe(n_projects=30, seed=12))
+    fake.slow("/packages/", 0.05)
+    reference = make_mirror(tmp_path / "fs", fake)
+    assert reference.run("mirror").returncode == 0
+    victim = s3_mirror(make_mirror(tmp_path / "s3", fake, {"workers": "2"}), s3, bucket)
+    victim.config.write_text(victim.config.read_text() + "lock_lease = 2\n")
+
+    proc = subprocess.Popen(
+        [*SMALL_STEPS, "-c", str(victim.config), "mirror"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while not s3.exists(bucket, BUCKET_PREFIX + "todo.progress.1"):  # a second segment
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    left = s3.keys(bucket, BUCKET_PREFIX)
+    assert {".lock", "todo", "todo.progress"} <= set(left)
+
+    time.sleep(2.5)  # the dead run's lease runs out
+    result = victim.run("mirror")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "took over the lock" in result.stderr
+    tree = Store(victim, s3, bucket).tree()
+    assert not any(k.startswith(("todo", ".lock")) for k in tree)
+    volatile = {"failures", "filters"}
+    expected = {k: v for k, v in comparable(Store(reference).tree()).items() if k not in volatile}
+    assert {k: v for k, v in comparable(tree).items() if k not in volatile} == expected
+
+
+def test_diff_file_inside_the_mirror_is_an_object(
+    tmp_path: Path, fake_pypi: FakePyPI, s3: S3Server, bucket: str
+) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi, {"diff-file": "{{mirror_directory}}/changed"})
+    mirror = s3_mirror(mirror, s3, bucket)
+    assert mirror.run("mirror").returncode == 0
+    lines = s3.read(bucket, BUCKET_PREFIX + "changed").decode().splitlines()
+    keys = s3.keys(bucket, BUCKET_PREFIX)
+    wheels = {f"/{bucket}/{BUCKET_PREFIX}{k}" for k in keys if k.endswith(".whl")}
+    assert wheels and wheels <= set(lines)
+    assert all(line.startswith(f"/{bucket}/{BUCKET_PREFIX}web/") for line in lines)
+    assert not (tmp_path / bucket).exists()  # nothing written to a local path of that name
