@@ -19,7 +19,7 @@ from bandersnatch.verification import CORRUPT, META_MISSING, MISSING
 
 from clients import fresh_venv, installed, uv_binary
 from clients import run as client_run
-from fakepypi import FakePyPI, FileSpec, make_universe
+from fakepypi import FakePyPI, FileSpec, make_small_universe, make_universe
 from harness import CLI, Mirror, make_mirror
 from s3server import S3Server, s3_mirror, website
 
@@ -135,7 +135,7 @@ def _findings(stderr: str) -> set[tuple[str, str]]:
 def test_mirror_update_verify_and_delete_give_the_same_bytes_on_both_backends(
     tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
 ) -> None:
-    universe = make_universe(n_projects=40, seed=3)
+    universe = make_universe(n_projects=20, seed=3)
     fake = make_fake_pypi(universe)
     options = {"json": "true"}
     disk = Store(make_mirror(tmp_path / "fs", fake, options))
@@ -273,8 +273,8 @@ def _lock_body(owner: str, lease: int) -> bytes:
 def test_a_run_is_refused_while_another_holds_the_lease(
     tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
 ) -> None:
-    fake = make_fake_pypi(make_universe(n_projects=20, seed=5))
-    fake.slow("/packages/", 0.1)
+    fake = make_fake_pypi(make_small_universe())
+    fake.slow("/packages/", 0.5)
     mirror = s3_mirror(make_mirror(tmp_path, fake), s3, bucket)
     first = subprocess.Popen(
         [*CLI, "-c", str(mirror.config), "mirror"],
@@ -314,8 +314,8 @@ def test_an_expired_lease_is_taken_over(
 def test_a_live_lease_is_renewed_and_a_fresh_foreign_one_is_respected(
     tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
 ) -> None:
-    fake = make_fake_pypi(make_universe(n_projects=20, seed=6))
-    fake.slow("/packages/", 0.15)
+    fake = make_fake_pypi(make_small_universe())  # 12 files, 0.4 s each
+    fake.slow("/packages/", 0.4)
     mirror = s3_mirror(make_mirror(tmp_path, fake, {"workers": "1"}), s3, bucket)
     mirror.config.write_text(mirror.config.read_text() + "lock_lease = 2\n")
     s3.log.clear()
