@@ -21,7 +21,7 @@ from clients import fresh_venv, installed, uv_binary
 from clients import run as client_run
 from fakepypi import FakePyPI, FileSpec, make_small_universe, make_universe
 from harness import CLI, Mirror, make_mirror
-from s3server import S3Server, s3_mirror, website
+from s3server import S3Server, s3_mirror, website, without_conditional_writes
 
 BUCKET_PREFIX = "mirror/"
 NOT_COMPARED = {".lock", "projects.stamp", "web/last-modified"}
@@ -480,3 +480,23 @@ def test_diff_file_inside_the_mirror_is_an_object(
     assert wheels and wheels <= set(lines)
     assert all(line.startswith(f"/{bucket}/{BUCKET_PREFIX}web/") for line in lines)
     assert not (tmp_path / bucket).exists()  # nothing written to a local path of that name
+
+
+def test_a_store_that_ignores_conditional_writes_is_refused_unless_allowed(
+    tmp_path: Path, fake_pypi: FakePyPI, s3: S3Server, bucket: str
+) -> None:
+    mirror = s3_mirror(make_mirror(tmp_path, fake_pypi), s3, bucket)
+    with without_conditional_writes(s3) as endpoint:
+        text = mirror.config.read_text().replace(s3.endpoint, endpoint)
+        mirror.config.write_text(text)
+        refused = mirror.run("mirror")
+        assert refused.returncode == 4, refused.stderr
+        assert "does not honour conditional writes" in refused.stderr
+        assert "allow_unconditional_lock = true" in refused.stderr
+        assert s3.keys(bucket, BUCKET_PREFIX) == {}  # nothing written, the lock removed
+
+        mirror.config.write_text(text + "allow_unconditional_lock = true\n")
+        allowed = mirror.run("mirror")
+        assert allowed.returncode == 0, allowed.stderr
+        assert "the lock is advisory only" in allowed.stderr
+    assert "web/simple/index.html" in s3.keys(bucket, BUCKET_PREFIX)
