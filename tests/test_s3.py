@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from bandersnatch.config import load
+from bandersnatch.runtime import Runtime
+from bandersnatch.storage.s3 import S3Storage
 from bandersnatch.verification import CORRUPT, META_MISSING, MISSING
 
 from clients import fresh_venv, installed, uv_binary
@@ -500,3 +503,23 @@ def test_a_store_that_ignores_conditional_writes_is_refused_unless_allowed(
         assert allowed.returncode == 0, allowed.stderr
         assert "the lock is advisory only" in allowed.stderr
     assert "web/simple/index.html" in s3.keys(bucket, BUCKET_PREFIX)
+
+
+def test_the_client_keeps_a_connection_per_thread_and_retries_adaptively(
+    tmp_path: Path, fake_pypi: FakePyPI, s3: S3Server
+) -> None:
+    mirror = s3_mirror(make_mirror(tmp_path, fake_pypi, {"workers": "8"}), s3, "pool-b")
+    storage = Runtime.build(load(mirror.config)).storage
+    assert isinstance(storage, S3Storage)
+    config = storage.client.meta.config
+    assert config.max_pool_connections >= 8 * 2  # workers download and upload at once
+    assert config.retries == {"mode": "adaptive", "total_max_attempts": 10}
+
+    extra = 'config_param_retries = {"mode": "standard", "max_attempts": 3}\n'
+    extra += "config_param_max_pool_connections = 64\nconfig_param_connect_timeout = 7\n"
+    mirror.config.write_text(mirror.config.read_text() + extra)
+    storage = Runtime.build(load(mirror.config)).storage
+    assert isinstance(storage, S3Storage)
+    config = storage.client.meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": 4}  # 3 retries
+    assert (config.max_pool_connections, config.connect_timeout) == (64, 7)

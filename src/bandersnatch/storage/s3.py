@@ -151,7 +151,7 @@ class S3Storage:
         self.location = f"s3://{self.bucket}/{self.prefix}"
         self.config = config
         params = dict(config.config_params)
-        params.setdefault("retries", {"mode": "adaptive", "max_attempts": 10})
+        params.setdefault("retries", {"mode": "adaptive", "total_max_attempts": 10})
         if config.signature_version:
             params.setdefault("signature_version", config.signature_version)
         pool = params.get("max_pool_connections")
