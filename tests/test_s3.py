@@ -523,3 +523,28 @@ def test_the_client_keeps_a_connection_per_thread_and_retries_adaptively(
     config = storage.client.meta.config
     assert config.retries == {"mode": "standard", "total_max_attempts": 4}  # 3 retries
     assert (config.max_pool_connections, config.connect_timeout) == (64, 7)
+
+
+def test_a_run_that_loses_its_lease_stops_writing(
+    tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
+) -> None:
+    fake = make_fake_pypi(make_small_universe())
+    fake.slow("/packages/", 0.6)
+    mirror = s3_mirror(make_mirror(tmp_path, fake, {"workers": "1"}), s3, bucket)
+    mirror.config.write_text(mirror.config.read_text() + "lock_lease = 3\n")
+    proc = subprocess.Popen(
+        [*CLI, "-c", str(mirror.config), "mirror"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    key = BUCKET_PREFIX + ".lock"
+    deadline = time.monotonic() + 60
+    while not s3.exists(bucket, key):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    # as if the run had been cut off for a whole lease and another run had taken over
+    s3.client.put_object(Bucket=bucket, Key=key, Body=_lock_body("usurper:3:new", 600))
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 4, err[-3000:]
+    assert "lost the lock" in err and "stopping without writing more" in err
+    assert json.loads(s3.read(bucket, key))["owner"] == "usurper:3:new"  # not deleted
+    assert "web/simple/index.html" not in s3.keys(bucket, BUCKET_PREFIX)
