@@ -4,6 +4,7 @@ back and count the writes a run made."""
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
 import socket
@@ -112,6 +113,13 @@ class S3Server:
                 found[item["Key"][len(prefix) :]] = item
         return found
 
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=bucket, Key=key)
+        except self.client.exceptions.ClientError:
+            return False
+        return True
+
     def read(self, bucket: str, key: str) -> bytes:
         body: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
         return body
@@ -206,4 +214,61 @@ def website(server: S3Server, bucket: str, root: str, index: str) -> Iterator[st
     finally:
         site.shutdown()
         site.server_close()
+        thread.join()
+
+
+class _ForgetfulHandler(BaseHTTPRequestHandler):
+    """Forwards each request to the real server without its ``If-None-Match`` and
+    ``If-Match`` headers: a store that ignores conditional writes."""
+
+    server: _Forgetful
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        dropped = ("if-none-match", "if-match", "connection")
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped}
+        upstream = http.client.HTTPConnection("127.0.0.1", self.server.target, timeout=30)
+        try:
+            upstream.request(self.command, self.path, body=body, headers=headers)
+            answer = upstream.getresponse()
+            data = answer.read()
+        finally:
+            upstream.close()
+        self.send_response(answer.status)
+        skip = ("transfer-encoding", "connection", "content-length", "server", "date")
+        for name, value in answer.getheaders():
+            if name.lower() not in skip:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward  # noqa: N815
+
+
+class _Forgetful(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, target: int) -> None:
+        super().__init__(("127.0.0.1", 0), _ForgetfulHandler)
+        self.target = target
+
+
+@contextmanager
+def without_conditional_writes(server: S3Server) -> Iterator[str]:
+    """An endpoint URL for ``server`` as a store that ignores conditional writes."""
+    proxy = _Forgetful(server.port)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{proxy.server_address[1]}"
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
         thread.join()

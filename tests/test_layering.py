@@ -17,13 +17,24 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors", "models"),  # the version, the error tree, frozen records
     ("layout", "splicing", "journal", "planning", "rules"),  # pure facts and pure planning
     ("config", "simple", "storage"),  # the config; the page formats; the Storage interface
-    ("ledgerfile", "ledger", "state", "tally", "filters", "upstream", "core_metadata"),
+    (
+        "ledgerfile",
+        "ledger",
+        "state",
+        "tally",
+        "filters",
+        "upstream",
+        "core_metadata",
+        "report",
+        "metrics",
+        "liveline",
+    ),  # and the run report, its metrics, the live line
     ("site",),  # the mirror on disk: publish, read back, prune
     ("syncer", "verify"),  # the two engines
     ("runtime",),  # builds everything from a Config
     ("steps", "serving"),  # steps the commands share; the HTTP server
     ("commands",),  # wiring only
-    ("cli", "__main__"),
+    ("cli", "arguments", "__main__"),
 )
 """Bottom to top. A unit is a top-level module or package of ``bandersnatch``."""
 

@@ -15,13 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from bandersnatch.config import load
+from bandersnatch.runtime import Runtime
+from bandersnatch.storage.s3 import S3Storage
 from bandersnatch.verify.plan import CORRUPT, META_MISSING, MISSING
 
 from clients import fresh_venv, installed, uv_binary
 from clients import run as client_run
-from fakepypi import FakePyPI, FileSpec, make_universe
+from fakepypi import FakePyPI, FileSpec, make_small_universe, make_universe
 from harness import CLI, Mirror, make_mirror
-from s3server import S3Server, s3_mirror, website
+from s3server import S3Server, s3_mirror, website, without_conditional_writes
 
 BUCKET_PREFIX = "mirror/"
 NOT_COMPARED = {".lock", "projects.stamp", "web/last-modified", "web/status.json"}
@@ -135,7 +138,7 @@ def _findings(stderr: str) -> set[tuple[str, str]]:
 def test_mirror_update_verify_and_delete_give_the_same_bytes_on_both_backends(
     tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
 ) -> None:
-    universe = make_universe(n_projects=40, seed=3)
+    universe = make_universe(n_projects=20, seed=3)
     fake = make_fake_pypi(universe)
     options = {"json": "true"}
     disk = Store(make_mirror(tmp_path / "fs", fake, options))
@@ -275,8 +278,8 @@ def _lock_body(owner: str, lease: int) -> bytes:
 def test_a_run_is_refused_while_another_holds_the_lease(
     tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
 ) -> None:
-    fake = make_fake_pypi(make_universe(n_projects=20, seed=5))
-    fake.slow("/packages/", 0.1)
+    fake = make_fake_pypi(make_small_universe())
+    fake.slow("/packages/", 0.5)
     mirror = s3_mirror(make_mirror(tmp_path, fake), s3, bucket)
     first = subprocess.Popen(
         [*CLI, "-c", str(mirror.config), "mirror"],
@@ -286,9 +289,9 @@ def test_a_run_is_refused_while_another_holds_the_lease(
     )
     try:
         deadline = time.monotonic() + 60
-        while ".lock" not in s3.keys(bucket, BUCKET_PREFIX):
+        while not s3.exists(bucket, BUCKET_PREFIX + ".lock"):
             assert first.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
+            time.sleep(0.1)
         lock = json.loads(s3.read(bucket, BUCKET_PREFIX + ".lock"))
         second = mirror.run("mirror")
         assert second.returncode == 3, second.stderr
@@ -316,8 +319,8 @@ def test_an_expired_lease_is_taken_over(
 def test_a_live_lease_is_renewed_and_a_fresh_foreign_one_is_respected(
     tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
 ) -> None:
-    fake = make_fake_pypi(make_universe(n_projects=20, seed=6))
-    fake.slow("/packages/", 0.15)
+    fake = make_fake_pypi(make_small_universe())  # 12 files, 0.4 s each
+    fake.slow("/packages/", 0.4)
     mirror = s3_mirror(make_mirror(tmp_path, fake, {"workers": "1"}), s3, bucket)
     mirror.config.write_text(mirror.config.read_text() + "lock_lease = 2\n")
     s3.log.clear()
@@ -424,3 +427,126 @@ def test_static_website_recipes_serve_every_client(
         cmd = [uv_binary(), "pip", "install", "--no-config", "--no-cache", "--index-url", url]
         client_run([*cmd, "--python", str(python), "foo-bar-baz"], tmp_path / "home")
         assert "foo-bar-baz" in installed(python, tmp_path / "home")
+
+
+# -- state on S3: a killed run resumes from its todo and journal ----------------------------------
+SMALL_STEPS = [
+    sys.executable,
+    "-c",
+    "import sys; import bandersnatch.commands.mirror as m; import bandersnatch.storage.s3 as s; "
+    "m.CHECKPOINT_EVERY = 8; s.JOURNAL_LINES = 3; "
+    "from bandersnatch.cli import main; sys.exit(main(sys.argv[1:]))",
+]
+
+
+def test_a_killed_run_resumes_from_its_journal_segments_and_takes_over_the_lock(
+    tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
+) -> None:
+    fake = make_fake_pypi(make_universe(n_projects=30, seed=12))
+    fake.slow("/packages/", 0.05)
+    reference = make_mirror(tmp_path / "fs", fake)
+    assert reference.run("mirror").returncode == 0
+    victim = s3_mirror(make_mirror(tmp_path / "s3", fake, {"workers": "2"}), s3, bucket)
+    victim.config.write_text(victim.config.read_text() + "lock_lease = 2\n")
+
+    proc = subprocess.Popen(
+        [*SMALL_STEPS, "-c", str(victim.config), "mirror"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while not s3.exists(bucket, BUCKET_PREFIX + "todo.progress.1"):  # a second segment
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    left = s3.keys(bucket, BUCKET_PREFIX)
+    assert {".lock", "todo", "todo.progress"} <= set(left)
+
+    time.sleep(2.5)  # the dead run's lease runs out
+    result = victim.run("mirror")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "took over the lock" in result.stderr
+    tree = Store(victim, s3, bucket).tree()
+    assert not any(k.startswith(("todo", ".lock")) for k in tree)
+    volatile = {"failures", "filters"}
+    expected = {k: v for k, v in comparable(Store(reference).tree()).items() if k not in volatile}
+    assert {k: v for k, v in comparable(tree).items() if k not in volatile} == expected
+
+
+def test_diff_file_inside_the_mirror_is_an_object(
+    tmp_path: Path, fake_pypi: FakePyPI, s3: S3Server, bucket: str
+) -> None:
+    mirror = make_mirror(tmp_path, fake_pypi, {"diff-file": "{{mirror_directory}}/changed"})
+    mirror = s3_mirror(mirror, s3, bucket)
+    assert mirror.run("mirror").returncode == 0
+    lines = s3.read(bucket, BUCKET_PREFIX + "changed").decode().splitlines()
+    keys = s3.keys(bucket, BUCKET_PREFIX)
+    wheels = {f"/{bucket}/{BUCKET_PREFIX}{k}" for k in keys if k.endswith(".whl")}
+    assert wheels and wheels <= set(lines)
+    assert all(line.startswith(f"/{bucket}/{BUCKET_PREFIX}web/") for line in lines)
+    assert not (tmp_path / bucket).exists()  # nothing written to a local path of that name
+
+
+def test_a_store_that_ignores_conditional_writes_is_refused_unless_allowed(
+    tmp_path: Path, fake_pypi: FakePyPI, s3: S3Server, bucket: str
+) -> None:
+    mirror = s3_mirror(make_mirror(tmp_path, fake_pypi), s3, bucket)
+    with without_conditional_writes(s3) as endpoint:
+        text = mirror.config.read_text().replace(s3.endpoint, endpoint)
+        mirror.config.write_text(text)
+        refused = mirror.run("mirror")
+        assert refused.returncode == 4, refused.stderr
+        assert "does not honour conditional writes" in refused.stderr
+        assert "allow_unconditional_lock = true" in refused.stderr
+        assert s3.keys(bucket, BUCKET_PREFIX) == {}  # nothing written, the lock removed
+
+        mirror.config.write_text(text + "allow_unconditional_lock = true\n")
+        allowed = mirror.run("mirror")
+        assert allowed.returncode == 0, allowed.stderr
+        assert "the lock is advisory only" in allowed.stderr
+    assert "web/simple/index.html" in s3.keys(bucket, BUCKET_PREFIX)
+
+
+def test_the_client_keeps_a_connection_per_thread_and_retries_adaptively(
+    tmp_path: Path, fake_pypi: FakePyPI, s3: S3Server
+) -> None:
+    mirror = s3_mirror(make_mirror(tmp_path, fake_pypi, {"workers": "8"}), s3, "pool-b")
+    storage = Runtime.build(load(mirror.config)).storage
+    assert isinstance(storage, S3Storage)
+    config = storage.client.meta.config
+    assert config.max_pool_connections >= 8 * 2  # workers download and upload at once
+    assert config.retries == {"mode": "adaptive", "total_max_attempts": 10}
+
+    extra = 'config_param_retries = {"mode": "standard", "max_attempts": 3}\n'
+    extra += "config_param_max_pool_connections = 64\nconfig_param_connect_timeout = 7\n"
+    mirror.config.write_text(mirror.config.read_text() + extra)
+    storage = Runtime.build(load(mirror.config)).storage
+    assert isinstance(storage, S3Storage)
+    config = storage.client.meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": 4}  # 3 retries
+    assert (config.max_pool_connections, config.connect_timeout) == (64, 7)
+
+
+def test_a_run_that_loses_its_lease_stops_writing(
+    tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
+) -> None:
+    fake = make_fake_pypi(make_small_universe())
+    fake.slow("/packages/", 0.6)
+    mirror = s3_mirror(make_mirror(tmp_path, fake, {"workers": "1"}), s3, bucket)
+    mirror.config.write_text(mirror.config.read_text() + "lock_lease = 3\n")
+    proc = subprocess.Popen(
+        [*CLI, "-c", str(mirror.config), "mirror"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    key = BUCKET_PREFIX + ".lock"
+    deadline = time.monotonic() + 60
+    while not s3.exists(bucket, key):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    # as if the run had been cut off for a whole lease and another run had taken over
+    s3.client.put_object(Bucket=bucket, Key=key, Body=_lock_body("usurper:3:new", 600))
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 4, err[-3000:]
+    assert "lost the lock" in err and "stopping without writing more" in err
+    assert json.loads(s3.read(bucket, key))["owner"] == "usurper:3:new"  # not deleted
+    assert "web/simple/index.html" not in s3.keys(bucket, BUCKET_PREFIX)

@@ -152,7 +152,7 @@ class S3Storage:
         self.location = f"s3://{self.bucket}/{self.prefix}"
         self.config = config
         params = dict(config.config_params)
-        params.setdefault("retries", {"mode": "adaptive", "max_attempts": 10})
+        params.setdefault("retries", {"mode": "adaptive", "total_max_attempts": 10})
         if config.signature_version:
             params.setdefault("signature_version", config.signature_version)
         pool = params.get("max_pool_connections")
@@ -396,7 +396,8 @@ class S3Storage:
                 self.client.delete_object(Bucket=self.bucket, Key=self.key(segment))
 
     # -- reads ------------------------------------------------------------------------------
-    def _get(self, path: str) -> bytes | None:
+    def _fetch(self, path: str) -> tuple[bytes, bool] | None:
+        """The object's bytes and whether it is a journal segment; None if missing."""
         with self._calls(path):
             try:
                 got = self.client.get_object(Bucket=self.bucket, Key=self.key(path))
@@ -404,10 +405,18 @@ class S3Storage:
                 if error_code(exc) in _MISSING:
                     return None
                 raise
-            data = got["Body"].read()
-            if "journal" in got.get("Metadata", {}):
-                data = b"".join(self._get(s) or b"" for s in self._segments(path))
-        return bytes(data)
+            return bytes(got["Body"].read()), "journal" in got.get("Metadata", {})
+
+    def _get(self, path: str) -> bytes | None:
+        """The object's bytes; for a journal, all its segments in order."""
+        found = self._fetch(path)
+        if found is None or not found[1]:
+            return None if found is None else found[0]
+        parts = [found[0]]
+        for segment in self._segments(path)[1:]:
+            more = self._fetch(segment)
+            parts.append(b"" if more is None else more[0])
+        return b"".join(parts)
 
     def read_bytes(self, path: str) -> bytes | None:
         return self._get(path)

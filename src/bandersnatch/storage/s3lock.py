@@ -135,11 +135,12 @@ class Lease:
         owner = str(doc.get("owner", "an unknown run"))
         lease = doc.get("lease")
         age = _age(got)
-        if not isinstance(lease, int | float) or age is None or age <= lease:
-            until = "" if not isinstance(lease, int | float) or age is None else (
-                f", its lease runs out in {int(lease - age) + 1} s unless renewed"
-            )  # fmt: skip
-            raise MirrorLocked(f"{self.where} (held by {owner}{until})")
+        if not isinstance(lease, int | float) or age is None:
+            hint = "no lease in it; if no run is active, delete it"
+            raise MirrorLocked(f"{self.where} (held by {owner}, {hint})")
+        if age <= lease:
+            until = f"its lease runs out in {int(lease - age) + 1} s unless renewed"
+            raise MirrorLocked(f"{self.where} (held by {owner}, {until})")
         try:
             self.etag = self._put(IfMatch=str(got["ETag"]))
         except Exception as exc:
