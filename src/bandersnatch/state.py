@@ -35,6 +35,7 @@ from .errors import MirrorLocked, StateError
 from .journal import Progress, ProgressColumns, Todo, parse_todo, progress_chunks, progress_line
 from .models import ProjectName
 from .storage import Storage
+from .storage.filesystem import os_error
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +76,18 @@ _ROOT_PAGES = (*ROOT_HTML_PAGES, ROOT_JSON_PAGE)
 
 @contextmanager
 def mirror_lock(directory: Path) -> Iterator[None]:
-    """Hold ``<directory>/.lock`` for the whole block, or raise MirrorLocked at once."""
-    directory.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(directory / ".lock"), timeout=0)
+    """Hold ``<directory>/.lock`` for the whole block, or raise MirrorLocked at once (a
+    ``StorageError`` naming the path when the directory cannot hold a lock file: read-only,
+    not ours, not a directory)."""
+    path = directory / ".lock"
+    lock = filelock.FileLock(str(path), timeout=0)
     try:
+        directory.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except filelock.Timeout:
-        raise MirrorLocked(str(directory / ".lock")) from None
+        raise MirrorLocked(str(path)) from None
+    except OSError as exc:
+        raise os_error(str(path), exc) from None
     try:
         yield
     finally:

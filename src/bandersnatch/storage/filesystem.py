@@ -75,6 +75,11 @@ def _explain(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def os_error(path: str, exc: OSError) -> StorageError:
+    """The storage fault an OSError on ``path`` is, explained (no space, read-only...)."""
+    return StorageError(path, _explain(exc))
+
+
 def _error(path: str, exc: OSError) -> StorageError | UnsafePath:
     """The error an OSError on ``path`` becomes: a refusal of the record when upstream
     data can cause it (below ``web/``, two levels down), else a storage fault."""
