@@ -232,3 +232,36 @@ def test_a_read_only_mirror_directory_stops_with_one_line(
     assert reason in line, line
     result = mirror.run("mirror")
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_a_disk_that_fills_part_way_stops_the_run_and_the_next_one_completes(
+    tmp_path: Path, fake_pypi: FakePyPI
+) -> None:
+    """A real full disk: the mirror directory is a 64 KiB tmpfs (root, where mounting is
+    allowed; without it, tests/test_incremental.py covers the same path with a file-size
+    limit). The run stops with one line (exit 4), leaves no temp file, and once the disk is
+    grown the next run completes."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root; see test_incremental's EFBIG test")
+    mirror = make_mirror(tmp_path, fake_pypi)
+    mirror.directory.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mirror.directory)]
+    mounted = subprocess.run(mount, capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"root without permission to mount a tmpfs: {mounted.stderr!r}")
+    try:
+        result = mirror.run("mirror")
+        _clean(result.stderr)
+        assert result.returncode == 4, result.stderr[-3000:]
+        (line,) = [x for x in result.stderr.splitlines() if x.startswith("bandersnatch: error:")]
+        assert "no space left on device; free some space and run again" in line, line
+        assert mirror.temp_files() == []
+        remount = ["mount", "-o", "remount,size=16m", str(mirror.directory)]
+        subprocess.run(remount, check=True)
+        result = mirror.run("mirror")
+        assert result.returncode == 0, result.stderr[-3000:]
+        verified = mirror.run("verify")
+        assert verified.returncode == 0, verified.stderr[-3000:]
+        assert "0 missing, 0 corrupt" in verified.stderr
+    finally:
+        subprocess.run(["umount", str(mirror.directory)], check=True)
