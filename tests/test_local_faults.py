@@ -77,7 +77,7 @@ def _with_todo(damage: Callable[[Path], None]) -> Callable[[Path], None]:
 GARBAGE = b"\xff\xfe\x00garbage\tline\n\x80\n"
 STATUS_HINT = r"state file status: .*fix it, or delete it and run 'bandersnatch mirror --force"
 LEDGER_HINT = r"state file projects: .*delete it; the next run rebuilds it from the simple pages"
-GENERATION = r"state file generation: .*"
+GENERATION = r"state file generation: not a number: .*; if this tool wrote this mirror, write 5"
 CASES = {
     "status-garbage": Case("status", _write(GARBAGE), 4, STATUS_HINT, fix=_delete),
     "status-empty": Case("status", _write(b""), 4, STATUS_HINT, fix=_delete),
