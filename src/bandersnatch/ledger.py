@@ -15,6 +15,7 @@ only while every display name normalizes to its project's name.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import cast
 
@@ -46,6 +47,8 @@ _REMOVED = Outcome.REMOVED.value
 SPLICE_LIMIT = 5000
 """Beyond this many changes a whole render is cheaper than a binary search per change."""
 
+log = logging.getLogger(__name__)
+
 
 class Ledger:
     """Every mirrored project: its serial and display name, with the changes of this run."""
@@ -62,8 +65,18 @@ class Ledger:
 
     @classmethod
     def load(cls, storage: Storage) -> Ledger | None:
+        """The stored ledger; None when there is none, or when it is empty and the stamp
+        does not vouch for that (emptied behind the tool's back: rendering the root index
+        from it would drop every project), so callers rebuild it from the pages."""
         raw = storage.read_bytes(LEDGER)
-        return None if raw is None else cls(raw, vouched(storage))
+        if raw is None:
+            return None
+        stamped = vouched(storage)
+        if not raw and LEDGER not in stamped:
+            why = "is empty and the stamp does not vouch for it: rebuilt from the pages"
+            log.warning("%s %s", LEDGER, why)
+            return None
+        return cls(raw, stamped)
 
     @classmethod
     def of(cls, entries: Iterable[IndexEntry]) -> Ledger:

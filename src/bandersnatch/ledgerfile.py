@@ -59,7 +59,11 @@ def records(
 
 def columns(raw: bytes) -> Iterator[tuple[list[ProjectName], list[str], list[str]]]:
     """The ledger's names, serials and display names, a chunk of lines at a time."""
-    text = raw.decode("utf-8")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        detail = f"not UTF-8 text (byte {exc.start}: {raw[exc.start : exc.start + 8]!r})"
+        raise StateError(LEDGER, detail, _MALFORMED_HINT) from None
     start, number = 0, 1
     while start < len(text):
         end = text.find("\n", start + _CHUNK_BYTES) + 1 or len(text)

@@ -110,7 +110,11 @@ class MirrorState:
         try:
             value = int(raw.decode("ascii").strip())
         except (UnicodeDecodeError, ValueError):
-            raise StateError(GENERATION_FILE, f"not a number: {raw[:20]!r}") from None
+            raise StateError(
+                GENERATION_FILE,
+                f"not a number: {raw[:20]!r}",
+                f"if this tool wrote this mirror, write {GENERATION} in it (or delete it)",
+            ) from None
         if value != GENERATION:
             raise StateError(
                 GENERATION_FILE,

@@ -459,7 +459,8 @@ class Syncer:
             except UpstreamError as exc:
                 return FileOutcome(rf, stored=False, metadata_stored=False, error=str(exc))
             except UnsafePath as exc:
-                return FileOutcome(rf, stored=False, metadata_stored=False, refused=exc.reason)
+                why = exc.reason if exc.path == target else f"{exc.path}: {exc.reason}"
+                return FileOutcome(rf, stored=False, metadata_stored=False, refused=why)
             written: tuple[str, ...] = (target,) if needed else ()
             meta_ok, meta_wrote, meta_bytes, meta_error = self._ensure_metadata(
                 rf, target, body, fresh=needed

@@ -78,6 +78,11 @@ def _explain(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def os_error(path: str, exc: OSError) -> StorageError:
+    """The storage fault an OSError on ``path`` is, explained (no space, read-only...)."""
+    return StorageError(path, _explain(exc))
+
+
 def _error(path: str, exc: OSError) -> StorageError | UnsafePath:
     """The error an OSError on ``path`` becomes: a refusal of the record when upstream
     data can cause it (below ``web/``, two levels down), else a storage fault."""
@@ -327,13 +332,15 @@ class FilesystemStorage:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """``<root>/.lock``, held with ``flock`` (released by the kernel if the run dies)."""
-        self.root.mkdir(parents=True, exist_ok=True)
         path = f"{self._root}/{LOCK}"
         held = filelock.FileLock(path, timeout=0)
-        try:
+        try:  # read-only, not ours, not a directory: a StorageError naming the path
+            self.root.mkdir(parents=True, exist_ok=True)
             held.acquire()
         except filelock.Timeout:
             raise MirrorLocked(path) from None
+        except OSError as exc:
+            raise os_error(path, exc) from None
         try:
             yield
         finally:
