@@ -498,7 +498,12 @@ def test_a_store_that_ignores_conditional_writes_is_refused_unless_allowed(
         assert refused.returncode == 4, refused.stderr
         assert "does not honour conditional writes" in refused.stderr
         assert "allow_unconditional_lock = true" in refused.stderr
-        assert s3.keys(bucket, BUCKET_PREFIX) == {}  # nothing written, the lock removed
+        # nothing of the mirror written and the lock removed; the run report says why
+        assert set(s3.keys(bucket, BUCKET_PREFIX)) == {"web/status.json"}
+        report = s3.client.get_object(Bucket=bucket, Key=BUCKET_PREFIX + "web/status.json")
+        run = json.loads(report["Body"].read())["runs"]["mirror"]
+        assert run["exit_code"] == 4
+        assert "does not honour conditional writes" in run["error"]
 
         mirror.config.write_text(text + "allow_unconditional_lock = true\n")
         allowed = mirror.run("mirror")
