@@ -116,6 +116,19 @@ SMALL_CHECKPOINTS = [
 ]
 
 
+def _progress_marks(mirror: Mirror) -> tuple[int, int]:
+    """(todo's mtime, the journal's size): either changes when a run does work."""
+    marks = []
+    for leaf in ("todo", "todo.progress"):
+        try:
+            info = (mirror.directory / leaf).stat()
+        except FileNotFoundError:
+            marks.append(-1)
+        else:
+            marks.append(info.st_mtime_ns if leaf == "todo" else info.st_size)
+    return marks[0], marks[1]
+
+
 def test_killed_between_checkpoints_the_journal_stays_short_and_the_end_is_the_same(
     tmp_path: Path, slow_fake: FakePyPI
 ) -> None:
@@ -130,8 +143,12 @@ def test_killed_between_checkpoints_the_journal_stays_short_and_the_end_is_the_s
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        # Kill it at a random moment once it is doing work: after this run has written to
+        # the journal or the todo (a fixed delay from start-up alone kills a run that is
+        # still starting on a loaded machine, and it proves nothing).
+        before = _progress_marks(victim)
         deadline = time.monotonic() + 30
-        while not (victim.directory / "todo").exists() and proc.poll() is None:
+        while _progress_marks(victim) == before and proc.poll() is None:
             assert time.monotonic() < deadline
             time.sleep(0.01)
         time.sleep(rng.uniform(0.3, 0.8))
