@@ -499,6 +499,11 @@ def test_a_store_that_ignores_conditional_writes_is_refused_unless_allowed(
         assert s3.keys(bucket, BUCKET_PREFIX) == {}  # nothing written, the lock removed
 
         mirror.config.write_text(text + "allow_unconditional_lock = true\n")
+        key = BUCKET_PREFIX + ".lock"
+        s3.client.put_object(Bucket=bucket, Key=key, Body=_lock_body("other:4:live", 600))
+        respected = mirror.run("mirror")  # advisory: read before writing, and respected
+        assert respected.returncode == 3 and "other:4:live" in respected.stderr
+        s3.client.delete_object(Bucket=bucket, Key=key)
         allowed = mirror.run("mirror")
         assert allowed.returncode == 0, allowed.stderr
         assert "the lock is advisory only" in allowed.stderr
