@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bandersnatch.config import load
+from bandersnatch.errors import ConfigError
 from bandersnatch.runtime import Runtime
 from bandersnatch.storage.s3 import S3Storage
 from bandersnatch.verification import CORRUPT, META_MISSING, MISSING
@@ -553,3 +554,40 @@ def test_a_run_that_loses_its_lease_stops_writing(
     assert "lost the lock" in err and "stopping without writing more" in err
     assert json.loads(s3.read(bucket, key))["owner"] == "usurper:3:new"  # not deleted
     assert "web/simple/index.html" not in s3.keys(bucket, BUCKET_PREFIX)
+
+
+@pytest.mark.parametrize(
+    ("section", "words"),
+    [
+        ("endpoint_url = ftp://x", "[s3] endpoint_url = 'ftp://x': must start with http://"),
+        ("lock_lease = 1", "[s3] lock_lease = '1': must be between 2 and 86400"),
+        ("aws_secret_access_key =", "[s3] aws_secret_access_key: empty"),
+        ("config_param_Bad-Name = 1", "not a botocore Config parameter name"),
+    ],
+)
+def test_s3_keys_are_checked_when_the_config_is_read(
+    tmp_path: Path, section: str, words: str
+) -> None:
+    conf = tmp_path / "b.conf"
+    conf.write_text(f"[mirror]\ndirectory = /b-ok\nstorage-backend = s3\n[s3]\n{section}\n")
+    with pytest.raises(ConfigError) as info:
+        load(conf)
+    assert words in str(info.value)
+
+
+def test_the_secret_key_is_never_echoed_and_filesystem_mirrors_ignore_s3(tmp_path: Path) -> None:
+    conf = tmp_path / "b.conf"
+    conf.write_text(
+        "[mirror]\ndirectory = /b-ok/p\nstorage-backend = s3\n"
+        "[s3]\naws_secret_access_key = se cret\nlock_lease = 30\n"
+        'config_param_s3 = {"addressing_style": "path"}\n'
+    )
+    config = load(conf)
+    assert config.s3 is not None and config.s3.aws_secret_access_key == "se cret"
+    assert "se cret" not in repr(config.s3)
+    assert config.s3.lock_lease == 30
+    assert config.s3.config_params == (("s3", {"addressing_style": "path"}),)
+    conf.write_text(
+        conf.read_text().replace("storage-backend = s3", "storage-backend = filesystem")
+    )
+    assert load(conf).s3 is None
