@@ -136,7 +136,7 @@ def _findings(stderr: str) -> set[tuple[str, str]]:
 
 
 # -- the same scenarios on both backends ------------------------------------------------------
-def test_mirror_update_verify_and_delete_give_the_same_bytes_on_both_backends(
+def test_mirror_update_delete_and_sync_give_the_same_bytes_on_both_backends(
     tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
 ) -> None:
     universe = make_universe(n_projects=20, seed=3)
@@ -168,6 +168,13 @@ def test_mirror_update_verify_and_delete_give_the_same_bytes_on_both_backends(
     third = comparable(disk.tree())
     assert not any(f"/{changed.normalized}/" in k for k in third)
     assert comparable(cloud.tree()) == third
+
+    for store in (disk, cloud):  # sync NAME brings it back at once
+        result = store.run("sync", changed.name)
+        assert result.returncode == 0, result.stderr[-3000:]
+    fourth = comparable(disk.tree())
+    assert f"web/simple/{changed.normalized}/index.html" in fourth
+    assert comparable(cloud.tree()) == fourth
 
 
 def test_verify_finds_and_repairs_the_same_damage(
