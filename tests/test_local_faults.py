@@ -94,6 +94,12 @@ CASES = {
     "ledger-garbage": Case("projects", _write(GARBAGE), 4, LEDGER_HINT, fix=_delete),
     "ledger-truncated": Case("projects", _truncate, 4, LEDGER_HINT, fix=_delete),
     "ledger-empty": Case("projects", _write(b""), 0, r"projects is empty .*rebuilt from the pages"),
+    "ledger-garbage-verify": Case(
+        "projects", _write(GARBAGE), 4, LEDGER_HINT, ("verify",), fix=_delete
+    ),
+    "generation-garbage-verify": Case(
+        "generation", _write(GARBAGE), 4, GENERATION, ("verify",), fix=_delete
+    ),
     "checkpoint-garbage": Case(
         "verify.checkpoint", _write(GARBAGE), 0, r"verify\.checkpoint is from a verify", ("verify",)
     ),

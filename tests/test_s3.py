@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bandersnatch.config import load
+from bandersnatch.errors import ConfigError
 from bandersnatch.runtime import Runtime
 from bandersnatch.storage.s3 import S3Storage
 from bandersnatch.verify.plan import CORRUPT, META_MISSING, MISSING
@@ -135,7 +136,7 @@ def _findings(stderr: str) -> set[tuple[str, str]]:
 
 
 # -- the same scenarios on both backends ------------------------------------------------------
-def test_mirror_update_verify_and_delete_give_the_same_bytes_on_both_backends(
+def test_mirror_update_delete_and_sync_give_the_same_bytes_on_both_backends(
     tmp_path: Path, make_fake_pypi: Callable[..., FakePyPI], s3: S3Server, bucket: str
 ) -> None:
     universe = make_universe(n_projects=20, seed=3)
@@ -167,6 +168,13 @@ def test_mirror_update_verify_and_delete_give_the_same_bytes_on_both_backends(
     third = comparable(disk.tree())
     assert not any(f"/{changed.normalized}/" in k for k in third)
     assert comparable(cloud.tree()) == third
+
+    for store in (disk, cloud):  # sync NAME brings it back at once
+        result = store.run("sync", changed.name)
+        assert result.returncode == 0, result.stderr[-3000:]
+    fourth = comparable(disk.tree())
+    assert f"web/simple/{changed.normalized}/index.html" in fourth
+    assert comparable(cloud.tree()) == fourth
 
 
 def test_verify_finds_and_repairs_the_same_damage(
@@ -506,6 +514,11 @@ def test_a_store_that_ignores_conditional_writes_is_refused_unless_allowed(
         assert "does not honour conditional writes" in run["error"]
 
         mirror.config.write_text(text + "allow_unconditional_lock = true\n")
+        key = BUCKET_PREFIX + ".lock"
+        s3.client.put_object(Bucket=bucket, Key=key, Body=_lock_body("other:4:live", 600))
+        respected = mirror.run("mirror")  # advisory: read before writing, and respected
+        assert respected.returncode == 3 and "other:4:live" in respected.stderr
+        s3.client.delete_object(Bucket=bucket, Key=key)
         allowed = mirror.run("mirror")
         assert allowed.returncode == 0, allowed.stderr
         assert "the lock is advisory only" in allowed.stderr
@@ -555,3 +568,40 @@ def test_a_run_that_loses_its_lease_stops_writing(
     assert "lost the lock" in err and "stopping without writing more" in err
     assert json.loads(s3.read(bucket, key))["owner"] == "usurper:3:new"  # not deleted
     assert "web/simple/index.html" not in s3.keys(bucket, BUCKET_PREFIX)
+
+
+@pytest.mark.parametrize(
+    ("section", "words"),
+    [
+        ("endpoint_url = ftp://x", "[s3] endpoint_url = 'ftp://x': must start with http://"),
+        ("lock_lease = 1", "[s3] lock_lease = '1': must be between 2 and 86400"),
+        ("aws_secret_access_key =", "[s3] aws_secret_access_key: empty"),
+        ("config_param_Bad-Name = 1", "not a botocore Config parameter name"),
+    ],
+)
+def test_s3_keys_are_checked_when_the_config_is_read(
+    tmp_path: Path, section: str, words: str
+) -> None:
+    conf = tmp_path / "b.conf"
+    conf.write_text(f"[mirror]\ndirectory = /b-ok\nstorage-backend = s3\n[s3]\n{section}\n")
+    with pytest.raises(ConfigError) as info:
+        load(conf)
+    assert words in str(info.value)
+
+
+def test_the_secret_key_is_never_echoed_and_filesystem_mirrors_ignore_s3(tmp_path: Path) -> None:
+    conf = tmp_path / "b.conf"
+    conf.write_text(
+        "[mirror]\ndirectory = /b-ok/p\nstorage-backend = s3\n"
+        "[s3]\naws_secret_access_key = se cret\nlock_lease = 30\n"
+        'config_param_s3 = {"addressing_style": "path"}\n'
+    )
+    config = load(conf)
+    assert config.s3 is not None and config.s3.aws_secret_access_key == "se cret"
+    assert "se cret" not in repr(config.s3)
+    assert config.s3.lock_lease == 30
+    assert config.s3.config_params == (("s3", {"addressing_style": "path"}),)
+    conf.write_text(
+        conf.read_text().replace("storage-backend = s3", "storage-backend = filesystem")
+    )
+    assert load(conf).s3 is None

@@ -65,6 +65,10 @@ def read_s3(parser: configparser.ConfigParser, backend: str) -> S3Config | None:
             if not _NAME.fullmatch(name):
                 raise ConfigError("s3", key, raw, "not a botocore Config parameter name")
             params.append((name, _param(raw)))
+        elif key == "aws_secret_access_key":  # never echoed in an error
+            if not raw.strip():
+                raise ConfigError("s3", key, None, "empty; remove the line or give the key")
+            values[key] = raw.strip()
         elif key in S3_KEYS:
             values[key] = parse_value("s3", key, raw, S3_KEYS[key])
         else:

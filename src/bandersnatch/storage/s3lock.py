@@ -10,12 +10,14 @@
   compared. An expired lock is taken over with ``If-Match: <the etag read>``, so of two
   runs taking over at once one wins.
 - A run whose renewal is refused (another run took the lock over) stops at its next write.
-- Released with a conditional delete (``If-Match``): a run never deletes a lock it lost.
+- Released with a conditional delete (``If-Match``; where the store refuses that, a delete
+  after a ``HEAD`` shows the run's own ETag): a run never deletes a lock it lost.
 
-Right after taking the lock, a second ``If-None-Match: *`` write of it must be refused; a
-store that accepts it ignores conditional writes, and a run refuses to go on there unless
-``[s3] allow_unconditional_lock`` is set (then the lock is advisory only: it is written and
-read, but two runs started at the same moment could both believe they hold it).
+Right after taking the lock, a second ``If-None-Match: *`` write of it must be refused and
+an ``If-Match: <etag>`` rewrite accepted; a store that gets either wrong ignores conditional
+writes, and a run refuses to go on there unless ``[s3] allow_unconditional_lock`` is set
+(then the lock is advisory only: read before it is written and respected, but two runs
+started at the same moment could both believe they hold it).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class Lease:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.unconditional_ok = unconditional_ok
         self.etag: str | None = None
+        self.conditional = True
+        """False once the store is known to ignore conditions (an advisory lock)."""
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -79,15 +83,17 @@ class Lease:
 
     # -- taking and giving back ---------------------------------------------------------
     def acquire(self) -> None:
+        if self.unconditional_ok:  # an advisory lock must still respect a live one
+            self._check_existing()
         try:
             self.etag = self._put(IfNoneMatch="*")
         except Exception as exc:
             code = error_code(exc)
-            if code in _UNSUPPORTED:
+            if code in _TAKEN:
+                self._take_over()
+            elif code in _UNSUPPORTED:
                 self._unsupported(str(exc))
                 self.etag = self._put()
-            elif code in _TAKEN:
-                self._take_over()
             else:
                 raise
         else:
@@ -96,16 +102,31 @@ class Lease:
         self._thread.start()
 
     def _probe(self) -> None:
-        """A second create of the lock must be refused, else the store ignores conditions."""
+        """The store must honour both conditions the lease relies on: a second create is
+        refused (``If-None-Match``), a rewrite naming the current ETag accepted
+        (``If-Match``); else the lock could not keep two runs apart."""
         try:
-            self.etag = self._put(IfNoneMatch="*")
+            self._put(IfNoneMatch="*")
         except Exception as exc:
-            if error_code(exc) in _TAKEN:
-                return
-            if error_code(exc) not in _UNSUPPORTED:
+            if error_code(exc) not in (*_TAKEN, *_UNSUPPORTED):
                 self.release()
                 raise
-        self._unsupported("a second If-None-Match: * write of the lock was accepted")
+            if error_code(exc) in _UNSUPPORTED:
+                self._unsupported(f"If-None-Match: {exc}")
+                return
+        else:
+            self._unsupported("a second If-None-Match: * write of the lock was accepted")
+            return
+        try:
+            self.etag = self._put(IfMatch=str(self.etag))
+        except Exception as exc:
+            if error_code(exc) in _TAKEN:
+                taken = f"{self.where} (taken by another run at the same moment)"
+                raise MirrorLocked(taken) from None
+            if error_code(exc) not in (*_UNSUPPORTED, "InvalidArgument", "400"):
+                self.release()
+                raise
+            self._unsupported(f"If-Match: {exc}")
 
     def _unsupported(self, why: str) -> None:
         if not self.unconditional_ok:
@@ -116,11 +137,34 @@ class Lease:
                 "cannot keep two runs apart; use a store that does (AWS S3, MinIO, moto...) or "
                 "set [s3] allow_unconditional_lock = true and never start two runs at once",
             )
+        self.conditional = False
         log.warning(
             "%s: the store ignores conditional writes; the lock is advisory only "
             "([s3] allow_unconditional_lock = true): never start two runs at once",
             self.where,
         )
+
+    def _check_existing(self) -> None:
+        """Refuse when a live lease is there already (read before writing)."""
+        try:
+            got = self.client.get_object(Bucket=self.bucket, Key=self.key)
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchKey", "404"):
+                return
+            raise
+        self._refuse_if_live(got, _parse(got["Body"].read()))
+
+    def _refuse_if_live(self, got: dict[str, Any], doc: dict[str, Any]) -> float:
+        """MirrorLocked unless the lease in ``doc`` has run out; else seconds since."""
+        owner = str(doc.get("owner", "an unknown run"))
+        lease, age = doc.get("lease"), _age(got)
+        if not isinstance(lease, int | float) or age is None:
+            hint = "no lease in it; if no run is active, delete it"
+            raise MirrorLocked(f"{self.where} (held by {owner}, {hint})")
+        if age <= lease:
+            until = f"its lease runs out in {int(lease - age) + 1} s unless renewed"
+            raise MirrorLocked(f"{self.where} (held by {owner}, {until})")
+        return age - lease
 
     def _take_over(self) -> None:
         try:
@@ -133,14 +177,7 @@ class Lease:
             return
         doc = _parse(raw)
         owner = str(doc.get("owner", "an unknown run"))
-        lease = doc.get("lease")
-        age = _age(got)
-        if not isinstance(lease, int | float) or age is None:
-            hint = "no lease in it; if no run is active, delete it"
-            raise MirrorLocked(f"{self.where} (held by {owner}, {hint})")
-        if age <= lease:
-            until = f"its lease runs out in {int(lease - age) + 1} s unless renewed"
-            raise MirrorLocked(f"{self.where} (held by {owner}, {until})")
+        expired = self._refuse_if_live(got, doc)
         try:
             self.etag = self._put(IfMatch=str(got["ETag"]))
         except Exception as exc:
@@ -152,7 +189,7 @@ class Lease:
             "or lost its connection); its unfinished work is resumed from the saved todo",
             self.where,
             owner,
-            int(age - lease),
+            int(expired),
         )
 
     def release(self, *, conditional: bool = True) -> None:
@@ -160,14 +197,26 @@ class Lease:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        if self.lost.is_set() or (conditional and self.etag is None):
+        if self.lost.is_set() or self.etag is None:  # lost, or never written
             return
-        condition = {"IfMatch": self.etag} if conditional and self.etag else {}
+        condition = {"IfMatch": self.etag} if conditional and self.conditional else {}
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self.key, **condition)
         except Exception as exc:
-            log.warning("%s: could not remove the lock (%s); it expires by itself", self.where,
-                        exc)  # fmt: skip
+            if error_code(exc) in _TAKEN or not condition:
+                log.warning("%s: lock not removed (%s)", self.where, exc)
+                return
+            self._delete_if_ours(exc)
+
+    def _delete_if_ours(self, why: Exception) -> None:
+        """A store that refuses conditional deletes: delete after checking the ETag."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self.key)
+            if str(head.get("ETag")) == self.etag:
+                self.client.delete_object(Bucket=self.bucket, Key=self.key)
+        except Exception as exc:
+            log.warning("%s: could not remove the lock (%s, then %s); it expires by itself",
+                        self.where, why, exc)  # fmt: skip
 
     # -- keeping it ---------------------------------------------------------------------
     def _renew_loop(self) -> None:
@@ -175,7 +224,8 @@ class Lease:
         last_ok = time.monotonic()
         while not self._stop.wait(interval):
             try:
-                self.etag = self._put(IfMatch=str(self.etag))
+                condition = {"IfMatch": str(self.etag)} if self.conditional else {}
+                self.etag = self._put(**condition)
                 last_ok = time.monotonic()
             except Exception as exc:
                 if error_code(exc) in _TAKEN or time.monotonic() - last_ok > self.seconds:
