@@ -25,7 +25,8 @@ BOMB = gzip.compress(b"\0" * (64 << 20))  # 64 MiB of zeros in about 64 KiB
 
 
 class _Origin(ThreadingHTTPServer):
-    """Serves /file, /big (4 MiB), /bomb (gzip), /trickle (a byte every 0.2 s), /moved
+    """Serves /file, /big (4 MiB), /small.gz (/file, gzip), /bomb (gzip), /trickle (a byte
+    every 0.2 s), /moved
     (-> /file) and /away (-> another port); records each request line and client port."""
 
     daemon_threads = True
@@ -67,6 +68,10 @@ class _OriginHandler(BaseHTTPRequestHandler):
                     self.wfile.write(b"t")
                     self.wfile.flush()
                     time.sleep(0.2)
+            elif path == "/small.gz":
+                packed = gzip.compress(BODY)
+                self._head(200, len(packed), Content_Encoding="gzip")
+                self.wfile.write(packed)
             elif path == "/bomb":
                 self._head(200, len(BOMB), Content_Encoding="gzip")
                 self.wfile.write(BOMB)
@@ -222,3 +227,34 @@ def test_credentials_in_a_url_never_reach_an_error_message(origin: _Origin) -> N
     assert "s3cret" not in str(info.value)
     assert "alice" not in str(info.value)
     assert info.value.url == "http://***@127.0.0.1:9/pypi"
+
+
+def _views(session: requests.Session, url: str, size: int = 64 * 1024) -> bytes:
+    with open_stream(session, url, 5) as body:
+        return b"".join(bytes(view) for view in body.views(bytearray(size)))
+
+
+def test_views_read_a_plain_body_into_the_buffer_and_keep_the_connection(
+    origin: _Origin,
+) -> None:
+    session = SessionFactory(5).new()
+    assert _views(session, origin.url + "/file", 4096) == BODY
+    assert _views(session, origin.url + "/big") == b"y" * (4 << 20)
+    assert _read(session, origin.url + "/file") == BODY  # the connection is still usable
+    assert len({port for _, port in origin.seen}) == 1
+
+
+def test_views_decode_a_compressed_body(origin: _Origin) -> None:
+    assert _views(SessionFactory(5).new(), origin.url + "/small.gz") == BODY
+
+
+def test_views_cut_a_trickling_body_off_at_the_deadline(origin: _Origin) -> None:
+    session = SessionFactory(5).new()
+    started = time.monotonic()
+    with (
+        pytest.raises(RetryableError, match="global-timeout"),
+        open_stream(session, origin.url + "/trickle", 5, deadline=1.0) as body,
+    ):
+        for _ in body.views(bytearray(1 << 20)):
+            pass
+    assert time.monotonic() - started < 3
