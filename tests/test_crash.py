@@ -90,7 +90,12 @@ def test_sigterm_stops_cleanly_and_the_next_run_resumes(
 ) -> None:
     mirror = make_mirror(tmp_path, slow_fake)
     proc = _start(mirror)
-    time.sleep(1.0)
+    # stop it once it is syncing (the todo is written), however slowly it started
+    deadline = time.monotonic() + 30
+    while not (mirror.directory / "todo").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 5, err[-2000:]
