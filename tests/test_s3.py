@@ -441,8 +441,8 @@ def test_static_website_recipes_serve_every_client(
 SMALL_STEPS = [
     sys.executable,
     "-c",
-    "import sys; import bandersnatch.commands.mirror as m; import bandersnatch.storage.s3 as s; "
-    "m.CHECKPOINT_EVERY = 8; s.JOURNAL_LINES = 3; "
+    "import sys; import bandersnatch.commands.mirror as m; "
+    "import bandersnatch.storage.s3journal as s; m.CHECKPOINT_EVERY = 8; s.JOURNAL_LINES = 3; "
     "from bandersnatch.cli import main; sys.exit(main(sys.argv[1:]))",
 ]
 
@@ -558,7 +558,7 @@ def test_a_run_that_loses_its_lease_stops_writing(
     )  # fmt: skip
     key = BUCKET_PREFIX + ".lock"
     deadline = time.monotonic() + 60
-    while not s3.exists(bucket, key):
+    while not s3.exists(bucket, BUCKET_PREFIX + "todo"):  # the lock taken, the work begun
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.1)
     # as if the run had been cut off for a whole lease and another run had taken over

@@ -13,7 +13,7 @@
 - Links and symlinks of the filesystem layout are server-side copies (``CopyObject``).
 - There are no directories: ``list_dir`` and ``file_sizes`` list keys (``ListObjectsV2``,
   a thousand keys a request); removing empty directories is a no-op.
-- A journal (``append_line``) is emulated: segments of ``JOURNAL_LINES`` lines, each append
+- A journal (``append_line``) is emulated (``s3journal``): segments of lines, each append
   rewriting the last segment (``todo.progress``, ``todo.progress.1``, ...).
 - The lock is a lease object (``s3lock``).
 - The client keeps ``max_pool_connections`` at least the run's workers, and retries in
@@ -25,77 +25,29 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import logging
 import posixpath
-import re
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, BinaryIO
 
 from ..config.records import S3Config
-from ..errors import BandersnatchError, ConfigError, StorageError, UnsafePath
+from ..errors import BandersnatchError, StorageError, UnsafePath
 from ..layout import LOCK
+from .s3client import MISSING, content_type, make_client, split_location
+from .s3journal import Journals
 from .s3lock import Lease, error_code
 
 log = logging.getLogger(__name__)
 
-JOURNAL_LINES = 100
-"""Lines per journal segment: an append rewrites at most this many lines."""
 _SPOOL = 8 << 20
 """Bytes of an upload kept in memory before it spills to a temp file."""
 _HEADS = 4096
 _HEAD_TTL = 5.0
 _MAX_KEY = 1024
-_MISSING = frozenset(("404", "NoSuchKey", "NotFound"))
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_SEGMENT = re.compile(r"\.(\d+)")
-_TYPES = {
-    "index.html": "text/html; charset=utf-8",
-    "index.v1_html": "text/html; charset=utf-8",
-    "index.v1_json": "application/vnd.pypi.simple.v1+json",
-}
-INSTALL_HINT = "pip install 'bandersnatch[s3]'"
-
-
-def _modules() -> tuple[Any, Any, Any]:
-    try:
-        return (
-            importlib.import_module("boto3"),
-            importlib.import_module("botocore.config"),
-            importlib.import_module("boto3.s3.transfer"),
-        )
-    except ImportError:
-        reason = f"needs boto3, which is not installed: {INSTALL_HINT}"
-        raise ConfigError("mirror", "storage-backend", "s3", reason) from None
-
-
-def split_location(directory: Path) -> tuple[str, str]:
-    """``/bucket/some/prefix`` -> ("bucket", "some/prefix/")."""
-    parts = [p for p in directory.as_posix().split("/") if p]
-    if not parts or not _BUCKET.fullmatch(parts[0]):
-        reason = "with storage-backend = s3 it is /<bucket> or /<bucket>/<prefix>, the bucket "
-        reason += "name 3-63 lowercase letters, digits, dots and hyphens"
-        raise ConfigError("mirror", "directory", str(directory), reason)
-    prefix = "/".join(parts[1:])
-    return parts[0], f"{prefix}/" if prefix else ""
-
-
-def content_type(path: str) -> str:
-    leaf = path.rsplit("/", 1)[-1]
-    if leaf in _TYPES:
-        return _TYPES[leaf]
-    if path.startswith(("web/json/", "web/pypi/")):
-        return "application/json"
-    if leaf.endswith((".html", ".htm")):
-        return "text/html; charset=utf-8"
-    if path.startswith("web/packages/") and not leaf.endswith(".metadata"):
-        return "application/octet-stream"
-    return "text/plain; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -106,12 +58,6 @@ class _Head:
     modified: str
     journal: bool
     at: float
-
-
-@dataclass
-class _Journal:
-    index: int
-    lines: list[bytes]
 
 
 class _Upload:
@@ -147,31 +93,12 @@ class S3Storage:
     """Storage in one bucket, below one key prefix."""
 
     def __init__(self, directory: Path, config: S3Config, connections: int = 10) -> None:
-        boto3, botocore_config, transfer = _modules()
         self.bucket, self.prefix = split_location(directory)
         self.location = f"s3://{self.bucket}/{self.prefix}"
         self.config = config
-        params = dict(config.config_params)
-        params.setdefault("retries", {"mode": "adaptive", "total_max_attempts": 10})
-        if config.signature_version:
-            params.setdefault("signature_version", config.signature_version)
-        pool = params.get("max_pool_connections")
-        if not isinstance(pool, int) or pool < connections:
-            params["max_pool_connections"] = connections
-        try:
-            client_config = botocore_config.Config(**params)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError("s3", "config_param_*", None, f"botocore refuses: {exc}") from None
-        session = boto3.session.Session(
-            aws_access_key_id=config.aws_access_key_id,
-            aws_secret_access_key=config.aws_secret_access_key,
-            region_name=config.region_name,
-        )
-        self.client = session.client("s3", endpoint_url=config.endpoint_url, config=client_config)
-        self._transfer = transfer.TransferConfig(use_threads=False)
-        self._heads: dict[str, _Head | None] = {}
-        self._journals: dict[str, _Journal] = {}
-        self._journal_lock = threading.Lock()
+        self.client, self._transfer = make_client(config, connections)
+        self._heads: dict[str, _Head] = {}
+        self._journals = Journals(self)
         self._lease: Lease | None = None
 
     # -- keys and errors ----------------------------------------------------------------
@@ -225,7 +152,7 @@ class S3Storage:
             try:
                 got = self.client.head_object(Bucket=self.bucket, Key=key)
             except Exception as exc:
-                if error_code(exc) in _MISSING:
+                if error_code(exc) in MISSING:
                     self._heads.pop(path, None)
                     return None
                 raise
@@ -292,7 +219,12 @@ class S3Storage:
                 body, self.bucket, key, ExtraArgs=extra, Config=self._transfer
             )
 
-    def _put(self, path: str, data: bytes, **meta: str) -> None:
+    def forget(self, path: str) -> None:
+        """Drop what is remembered of ``path`` (it was written or deleted)."""
+        self._heads.pop(path, None)
+
+    def put(self, path: str, data: bytes, **meta: str) -> None:
+        """Upload ``data`` as ``path`` with its digest (and ``meta``) in the metadata."""
         key = self._before_write(path)
         with self._calls(path):
             self.client.put_object(
@@ -309,7 +241,7 @@ class S3Storage:
         head = self._head(path, fresh=True)
         if head is not None and head.sha256 == hashlib.sha256(data).hexdigest():
             return
-        self._put(path, data)
+        self.put(path, data)
 
     def open_atomic(self, path: str) -> _Upload:
         return _Upload(self, path)
@@ -327,7 +259,7 @@ class S3Storage:
                     Bucket=self.bucket, Key=key, CopySource=source, MetadataDirective="COPY"
                 )
             except Exception as exc:
-                if error_code(exc) in _MISSING:
+                if error_code(exc) in MISSING:
                     raise StorageError(self.location + existing, "no such file") from None
                 raise
 
@@ -342,7 +274,7 @@ class S3Storage:
         key = self._before_write(path)
         with self._calls(path):
             if head.journal:
-                self._delete_journal(path)
+                self._journals.delete(path)
             else:
                 self.client.delete_object(Bucket=self.bucket, Key=key)
         return True
@@ -357,64 +289,30 @@ class S3Storage:
         """As ``discard_partial``. (Abandoned multipart uploads are invisible; a bucket
         lifecycle rule ``AbortIncompleteMultipartUpload`` removes their parts.)"""
 
-    # -- the journal -----------------------------------------------------------------------
-    def _segments(self, path: str) -> list[str]:
-        """The journal's segments in order: ``path``, ``path.1``, ``path.2``..."""
-        found: dict[int, str] = {}
-        base = self.key(path)
-        for key, _size in self._list(base, path):
-            rest = key[len(base) :]
-            if rest == "":
-                found[0] = path
-            elif match := _SEGMENT.fullmatch(rest):
-                found[int(match[1])] = f"{path}{rest}"
-        return [found[i] for i in sorted(found)]
-
+    # -- the journal (s3journal) ---------------------------------------------------------
     def append_line(self, path: str, line: str) -> None:
-        data = (line.rstrip("\n") + "\n").encode("utf-8")
-        with self._journal_lock:
-            journal = self._journals.get(path)
-            if journal is None:
-                segments = self._segments(path) if self._head(path) else []
-                last = segments[-1] if segments else path
-                content = self._get(last) if segments else None
-                lines = content.splitlines(keepends=True) if content else []
-                journal = _Journal(max(len(segments) - 1, 0), lines)
-                self._journals[path] = journal
-            if len(journal.lines) >= JOURNAL_LINES:
-                journal.index, journal.lines = journal.index + 1, []
-            journal.lines.append(data)
-            name = path if journal.index == 0 else f"{path}.{journal.index}"
-            self._put(name, b"".join(journal.lines), journal="1")
-
-    def _delete_journal(self, path: str) -> None:
-        """Last segment first: a crash part-way leaves a shorter journal, never a gap."""
-        with self._journal_lock:
-            self._journals.pop(path, None)
-            for segment in reversed(self._segments(path)):
-                self._heads.pop(segment, None)
-                self.client.delete_object(Bucket=self.bucket, Key=self.key(segment))
+        self._journals.append(path, line)
 
     # -- reads ------------------------------------------------------------------------------
-    def _fetch(self, path: str) -> tuple[bytes, bool] | None:
+    def fetch(self, path: str) -> tuple[bytes, bool] | None:
         """The object's bytes and whether it is a journal segment; None if missing."""
         with self._calls(path):
             try:
                 got = self.client.get_object(Bucket=self.bucket, Key=self.key(path))
             except Exception as exc:
-                if error_code(exc) in _MISSING:
+                if error_code(exc) in MISSING:
                     return None
                 raise
             return bytes(got["Body"].read()), "journal" in got.get("Metadata", {})
 
     def _get(self, path: str) -> bytes | None:
         """The object's bytes; for a journal, all its segments in order."""
-        found = self._fetch(path)
+        found = self.fetch(path)
         if found is None or not found[1]:
             return None if found is None else found[0]
         parts = [found[0]]
-        for segment in self._segments(path)[1:]:
-            more = self._fetch(segment)
+        for segment in self._journals.segments(path)[1:]:
+            more = self.fetch(segment)
             parts.append(b"" if more is None else more[0])
         return b"".join(parts)
 
@@ -430,13 +328,13 @@ class S3Storage:
                 )
             except Exception as exc:
                 spool.close()
-                if error_code(exc) in _MISSING:
+                if error_code(exc) in MISSING:
                     raise StorageError(self.location + path, "no such file") from None
                 raise
         spool.seek(0)
         return spool  # type: ignore[return-value]
 
-    def _list(self, prefix: str, path: str, delimiter: str = "") -> Iterator[tuple[str, int]]:
+    def list_keys(self, prefix: str, path: str, delimiter: str = "") -> Iterator[tuple[str, int]]:
         """(key, size) of every object whose key starts with ``prefix``; with a
         ``delimiter``, each common prefix once as (prefix, -1)."""
         paginator = self.client.get_paginator("list_objects_v2")
@@ -452,18 +350,18 @@ class S3Storage:
 
     def list_dir(self, path: str) -> list[str]:
         prefix = self._dir_prefix(path)
-        names = {key[len(prefix) :].rstrip("/") for key, _ in self._list(prefix, path, "/")}
+        names = {key[len(prefix) :].rstrip("/") for key, _ in self.list_keys(prefix, path, "/")}
         return sorted(n for n in names if n)
 
     def walk_files(self, path: str) -> Iterator[str]:
         cut = len(self.prefix)
-        for key, _size in self._list(self._dir_prefix(path), path):
+        for key, _size in self.list_keys(self._dir_prefix(path), path):
             yield key[cut:]
 
     def file_sizes(self, path: str, workers: int = 1) -> dict[str, int]:
         """One listing, a thousand keys a request: no object is read."""
         cut = len(self.prefix)
-        return {key[cut:]: size for key, size in self._list(self._dir_prefix(path), path)}
+        return {key[cut:]: size for key, size in self.list_keys(self._dir_prefix(path), path)}
 
     # -- the lock -----------------------------------------------------------------------
     @contextlib.contextmanager
@@ -472,7 +370,7 @@ class S3Storage:
             try:
                 self.client.head_bucket(Bucket=self.bucket)
             except Exception as exc:
-                if error_code(exc) in (*_MISSING, "NoSuchBucket"):
+                if error_code(exc) in (*MISSING, "NoSuchBucket"):
                     raise StorageError(
                         f"s3://{self.bucket}", "no such bucket; create it first"
                     ) from None
