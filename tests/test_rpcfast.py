@@ -8,7 +8,7 @@ import xmlrpc.client
 import pytest
 from packaging.utils import canonicalize_name
 
-from bandersnatch.models import normalize_many
+from bandersnatch.models import normalize_many, project_name, project_names
 from bandersnatch.upstream.rpcfast import read_changelog, read_serials
 
 
@@ -69,3 +69,25 @@ def test_batch_normalization_equals_canonicalize_name() -> None:
     assert normalize_many(names) == [canonicalize_name(n) for n in names]
     assert normalize_many(["line\nbreak", "X"]) == [canonicalize_name("line\nbreak"), "x"]
     assert normalize_many([]) == []
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["Foo.Bar_baz", "a", "A-1", "zope.interface", "x" * 255],
+        ["ok", "line\nbreak"],  # two valid lines once joined: still refused
+        ["ok", ""],
+        ["", "ok"],
+        ["ok", "", "ok2"],
+        ["ok", "-x"],
+        ["x.", "ok"],
+        ["ok", "a_"],
+        ["ok", "x" * 256],
+        ["ok", "ÉCOLE"],
+        ["ok", "a b"],
+        ["ok", "a\r"],
+        [],
+    ],
+)
+def test_batch_validation_equals_one_by_one(names: list[str]) -> None:
+    assert project_names(names) == [project_name(n) for n in names]
