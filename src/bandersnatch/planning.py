@@ -49,16 +49,17 @@ def make_plan(
     for names, serials in saved:
         projects.update(_not_done(names, serials, finished))
     fresh = _not_done(list(changes), list(changes.values()), finished) if finished else changes
+    chosen: Mapping[ProjectName, int] = projects
     if projects:
         for name, serial in changes.items():
             if name in projects or name in fresh:
                 projects[name] = max(serial, projects.get(name, 0))
     else:
-        projects = dict(fresh)
+        chosen = fresh  # only read from here on: a copy would be 30 MiB more at 700k
     if accept is not None:
-        projects = {name: serial for name, serial in projects.items() if accept(name)}
-    names = sorted(projects)
-    return SyncPlan(target, dict(zip(names, map(projects.__getitem__, names), strict=True)))
+        chosen = {name: serial for name, serial in chosen.items() if accept(name)}
+    names = sorted(chosen)
+    return SyncPlan(target, dict(zip(names, map(chosen.__getitem__, names), strict=True)))
 
 
 def _not_done(

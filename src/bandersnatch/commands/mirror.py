@@ -103,6 +103,7 @@ class _MirrorRun:
             None if self.rt.filters.keeps_every_name else self.rt.filters.keep_name,
         )
         del saved, changes  # at PyPI's size each holds 700k projects
+        feed.changes.clear()  # planned: the plan holds what is left to do
         self.finished = {}
         self._check_stop()
         excluded = self._excluded()
