@@ -60,7 +60,10 @@ class XmlRpcFeed:
         target = self.client.last_serial()  # first: a change during listing is not missed
         listed = self.client.all_projects()
         changes = dict(zip(listed.names, listed.serials, strict=True))
-        displays = dict(zip(listed.names, listed.displays, strict=True))
+        displays = {  # a display that is its normalized name shares that string (most are)
+            name: name if display == name else display
+            for name, display in zip(listed.names, listed.displays, strict=True)
+        }
         del listed  # at PyPI's size every copy of the listing counts
         for name in mirrored().keys() - changes.keys():
             changes[name] = 0  # gone upstream: the sync confirms it before removing it
