@@ -249,7 +249,8 @@ def test_objects_carry_their_digest_and_the_second_run_writes_nothing(
     assert forced.returncode == 0, forced.stderr
     written = {path for _method, path in _writes(s3, bucket)}
     run_record = {"web/last-modified", "web/status.json"}  # each run's own time and report
-    assert {p for p in written if p.startswith("web/")} == run_record, written
+    web = {p for p in written if p.startswith("web/")}
+    assert "web/status.json" in web and web <= run_record, written  # last-modified: see above
     assert written <= {".lock", "todo", "todo.progress", "projects.stamp"} | run_record
     gets = [p for m, p in s3.log.lines if m == "GET" and "/web/packages/" in p]
     assert gets == []  # every file was checked with a HEAD, none downloaded
