@@ -607,3 +607,23 @@ def test_the_secret_key_is_never_echoed_and_filesystem_mirrors_ignore_s3(tmp_pat
         conf.read_text().replace("storage-backend = s3", "storage-backend = filesystem")
     )
     assert load(conf).s3 is None
+
+
+def test_a_dry_run_on_s3_looks_at_the_lease_and_writes_nothing(
+    tmp_path: Path, fake_pypi: FakePyPI, s3: S3Server, bucket: str
+) -> None:
+    mirror = s3_mirror(make_mirror(tmp_path, fake_pypi), s3, bucket)
+    s3.log.clear()
+    planned = mirror.run("mirror", "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert "would fetch" in planned.stdout
+    assert s3.log.writes() == [] and s3.keys(bucket, BUCKET_PREFIX) == {}
+
+    key = BUCKET_PREFIX + ".lock"
+    s3.client.put_object(Bucket=bucket, Key=key, Body=_lock_body("busy-host:7:live", 600))
+    s3.log.clear()
+    refused = mirror.run("mirror", "--dry-run")
+    assert refused.returncode == 3, refused.stderr
+    assert "busy-host:7:live" in refused.stderr
+    assert s3.log.writes() == []  # the live lease is read, never replaced
+    assert json.loads(s3.read(bucket, key))["owner"] == "busy-host:7:live"

@@ -5,9 +5,9 @@ It reads the mirror's state as ``mirror`` does (status, saved todo, progress jou
 ledger), asks the change feed what changed and each planned project's metadata (the same
 upstream requests a run makes before it downloads), applies the filters and compares each
 file with what is stored. It downloads no file and writes nothing: no lock file, no state,
-no status.json. Instead of taking the lock it holds a shared ``flock`` on an existing
-``.lock`` opened read-only, so it refuses to plan while a run holds the lock (exit 3) and a
-run started meanwhile waits for nothing but finds the mirror locked.
+no status.json. Instead of taking the lock it looks at it (``Storage.peek_lock``: on a
+filesystem a shared ``flock`` on an existing ``.lock`` opened read-only, on S3 a read of the
+lease object), so it refuses to plan while a run holds the lock (exit 3).
 
 Not predicted: a changed filter config (the real run then re-checks every mirrored
 project), and what ``max-deletions`` would refuse.
@@ -15,22 +15,17 @@ project), and what ``max-deletions`` would refuse.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..config import Config
 from ..errors import (
     BadUpstreamData,
     FeedUnavailable,
     Interrupted,
-    MirrorLocked,
     NotFound,
     UpstreamError,
 )
@@ -93,28 +88,9 @@ class DryRunReport:
         return lines
 
 
-@contextmanager
-def shared_lock(directory: Path) -> Iterator[None]:
-    """A shared flock on ``<directory>/.lock`` opened read-only (nothing is created): a
-    run holding the lock makes this raise MirrorLocked."""
-    try:
-        fd = os.open(directory / ".lock", os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        yield  # no run has ever locked this mirror
-        return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise MirrorLocked(str(directory / ".lock")) from None
-        yield
-    finally:
-        os.close(fd)
-
-
 def run(config: Config, *, force_check: bool, stop: threading.Event) -> DryRunReport:
     runtime = Runtime.build(config)
-    with shared_lock(config.mirror.directory):
+    with runtime.storage.peek_lock():
         try:
             return _DryRun(runtime, stop).plan(force_check)
         finally:

@@ -85,3 +85,7 @@ class Storage(Protocol):
     def lock(self) -> AbstractContextManager[None]:
         """Hold the mirror's lock for the block, or raise ``MirrorLocked`` at once: one
         writing run per mirror."""
+
+    def peek_lock(self) -> AbstractContextManager[None]:
+        """For a look that writes nothing (``mirror --dry-run``): raise ``MirrorLocked`` if
+        a writing run holds the lock, without taking it or creating anything."""

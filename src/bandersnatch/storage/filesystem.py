@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import os
 import posixpath
@@ -345,6 +346,26 @@ class FilesystemStorage:
             yield
         finally:
             held.release()
+
+    @contextlib.contextmanager
+    def peek_lock(self) -> Iterator[None]:
+        """A shared ``flock`` on an existing ``<root>/.lock`` opened read-only (nothing is
+        created): a run holding the lock makes this raise MirrorLocked, and a run started
+        meanwhile finds the mirror locked."""
+        path = f"{self._root}/{LOCK}"
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            yield  # no run has ever locked this mirror
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise MirrorLocked(path) from None
+            yield
+        finally:
+            os.close(fd)
 
     # -- reads ----------------------------------------------------------------------------
     def _open(self, path: str, *, follow: bool = True) -> int | None:

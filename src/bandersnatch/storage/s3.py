@@ -364,6 +364,15 @@ class S3Storage:
         return {key[cut:]: size for key, size in self.list_keys(self._dir_prefix(path), path)}
 
     # -- the lock -----------------------------------------------------------------------
+    def _lease_for(self, key: str) -> Lease:
+        return Lease(
+            self.client,
+            self.bucket,
+            self.prefix + key,
+            self.config.lock_lease,
+            unconditional_ok=self.config.allow_unconditional_lock,
+        )
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         with self._calls(""):
@@ -375,13 +384,7 @@ class S3Storage:
                         f"s3://{self.bucket}", "no such bucket; create it first"
                     ) from None
                 raise
-        lease = Lease(
-            self.client,
-            self.bucket,
-            self.prefix + LOCK,
-            self.config.lock_lease,
-            unconditional_ok=self.config.allow_unconditional_lock,
-        )
+        lease = self._lease_for(LOCK)
         with self._calls(LOCK):
             lease.acquire()
         self._lease = lease
@@ -390,3 +393,10 @@ class S3Storage:
         finally:
             self._lease = None
             lease.release()
+
+    @contextlib.contextmanager
+    def peek_lock(self) -> Iterator[None]:
+        """Read the lock object, write nothing: a live lease raises MirrorLocked."""
+        with self._calls(LOCK):
+            self._lease_for(LOCK).refuse_if_held()
+        yield

@@ -144,6 +144,10 @@ class Lease:
             self.where,
         )
 
+    def refuse_if_held(self) -> None:
+        """MirrorLocked if a live lease is there; reads only (for a dry run)."""
+        self._check_existing()
+
     def _check_existing(self) -> None:
         """Refuse when a live lease is there already (read before writing)."""
         try:
