@@ -250,6 +250,25 @@ class SimplePage:
     status: ProjectStatus | None = None
     status_reason: str | None = None
 
+    @classmethod
+    def of(
+        cls, project: Project, files: tuple[PageFile, ...] | None, display_name: str | None = None
+    ) -> SimplePage:
+        """The page of ``project`` listing ``files``; None lists upstream's own files where
+        upstream keeps them (``release-files = false``)."""
+        if files is None:
+            files = tuple(PageFile(f, False, f.provenance_url is not None) for f in project.files)
+        return cls(
+            project.name,
+            display_name or project.display_name,
+            project.serial,
+            project.versions,
+            files,
+            known=project.api_version,
+            status=project.status,
+            status_reason=project.status_reason,
+        )
+
     @property
     def api_version(self) -> tuple[int, int]:
         """The highest simple API version whose every field this page carries: 1.4 when

@@ -371,25 +371,15 @@ class Syncer:
             reason = self.guard.refusal(f"deleting {len(stale)} files of {project.name}")
             log.error("%s: %s", project.name, reason)
             return ProjectResult(project.name, project.display_name, job.expected, failure=reason)
+        listed = None  # release-files = false: pages link upstream's files and provenance
         if self.options.release_files:
             listed = tuple(
                 PageFile(o.file, o.metadata_stored, o.provenance_stored)
                 for o in job.outcomes
                 if o.stored
             )
-        else:  # pages link upstream's files and provenance
-            listed = tuple(PageFile(f, False, f.provenance_url is not None) for f in project.files)
-        display = self.display_names.get(project.name, project.display_name)
-        page = SimplePage(
-            project.name,
-            display,
-            project.serial,
-            project.versions,
-            listed,
-            known=project.api_version,
-            status=project.status,
-            status_reason=project.status_reason,
-        )
+        page = SimplePage.of(project, listed, self.display_names.get(project.name))
+        display = page.display_name
         written = [p for o in job.outcomes for p in o.written]
         written += self.publisher.project_pages(page)
         if self.options.json_enabled and project.json_document is not None:
@@ -403,7 +393,7 @@ class Syncer:
         count = sum(o.files_downloaded for o in job.outcomes)
         log.info(
             "%s: synced serial %d, %d files (%d downloaded, %d bytes%s)%s",
-            project.name, project.serial, len(listed), count, downloaded,
+            project.name, project.serial, len(page.files), count, downloaded,
             f", {deleted} deleted" if deleted else "",
             f", {len(errors)} failed" if errors else "",
         )  # fmt: skip

@@ -120,28 +120,18 @@ def page_for(
 ) -> SimplePage:
     """The page the syncer would publish: every expected file that is (or will be) intact,
     with its ``.metadata`` when that is intact too."""
-    if release_files:
-        files = tuple(
-            PageFile(
-                e.release,
-                e.metadata_sha256 is not None and metadata_of(e.path) not in broken,
-                e.provenance and provenance_of(e.path) not in broken,
-            )
-            for e in expected
-            if e.release is not None and e.path not in broken
+    if not release_files:
+        return SimplePage.of(project, None)
+    files = tuple(
+        PageFile(
+            e.release,
+            e.metadata_sha256 is not None and metadata_of(e.path) not in broken,
+            e.provenance and provenance_of(e.path) not in broken,
         )
-    else:
-        files = tuple(PageFile(f, False, f.provenance_url is not None) for f in project.files)
-    return SimplePage(
-        project.name,
-        project.display_name,
-        project.serial,
-        project.versions,
-        files,
-        known=project.api_version,
-        status=project.status,
-        status_reason=project.status_reason,
+        for e in expected
+        if e.release is not None and e.path not in broken
     )
+    return SimplePage.of(project, files)
 
 
 def upstream_base(master: str) -> str:
